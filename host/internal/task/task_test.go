@@ -1,0 +1,142 @@
+package task
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestVADERPolarity(t *testing.T) {
+	v := NewVADER()
+	tests := []struct{ pos, neg string }{
+		{"This movie was wonderful, I loved every minute of it.", "This movie was terrible, I hated every minute of it."},
+		{"A great, beautiful and moving film.", "An awful, boring and stupid film."},
+		{"best acting ever", "worst acting ever"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.pos, func(t *testing.T) {
+			p, n := v.Score("", tc.pos), v.Score("", tc.neg)
+			if !(p > 0 && n < 0 && p > n) {
+				t.Errorf("got pos %.3f neg %.3f, want pos > 0 > neg", p, n)
+			}
+			for _, s := range []float64{p, n} {
+				if s < -1 || s > 1 {
+					t.Errorf("got score %v, want in [-1, 1]", s)
+				}
+			}
+		})
+	}
+	if got := v.Score("I hate", "the sky is blue"); got != v.Score("I love", "the sky is blue") {
+		t.Errorf("prompt changed the score: got %v", got)
+	}
+}
+
+func TestPrompt(t *testing.T) {
+	long := strings.Repeat("x", 40)
+	tests := []struct {
+		name, text string
+		words      int
+		want       string
+		ok         bool
+	}{
+		{"two words", "Bromwell High is a cartoon comedy.", 2, "Bromwell High", true},
+		{"eight words", "a b c d e f g h i j", 8, "a b c d e f g h", true},
+		{"br tags", "Great<br /><br />film  and\tmore", 3, "Great film and", true},
+		{"shorter than words", "Just two", 8, "Just two", true},
+		{"one word", "Hello", 4, "", false},
+		{"byte bound drops words", long + " " + long + " end", 3, "", false},
+		{"byte bound keeps two", long + " y " + long, 3, long + " y", true},
+		{"invalid utf8", "bad \xff bytes here", 3, "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := Prompt(tc.text, tc.words)
+			if got != tc.want || ok != tc.ok {
+				t.Errorf("got %q, %v; want %q, %v", got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}
+
+func TestPromptsDeterministicAndBounded(t *testing.T) {
+	texts := make([]string, 200)
+	for i := range texts {
+		texts[i] = strings.Repeat("word ", 20)
+	}
+	a, b := Prompts(texts, 1), Prompts(texts, 1)
+	if !slices.Equal(a, b) {
+		t.Fatal("same seed gave different prompts")
+	}
+	if slices.Equal(a, Prompts(texts, 2)) {
+		t.Error("different seeds gave the same prompt lengths")
+	}
+	seen := map[int]bool{}
+	for _, p := range a {
+		n := len(strings.Fields(p))
+		seen[n] = true
+		if n < MinPromptWords || n > MaxPromptWords || len(p) > MaxPromptBytes {
+			t.Errorf("prompt %q: %d words, %d bytes", p, n, len(p))
+		}
+	}
+	if len(seen) != MaxPromptWords-MinPromptWords+1 {
+		t.Errorf("got %d distinct prompt lengths, want %d", len(seen), MaxPromptWords-MinPromptWords+1)
+	}
+}
+
+func TestPromptSampler(t *testing.T) {
+	prompts := []string{"a", "b", "c", "d", "e", "f", "g"}
+	s := NewPromptSampler(prompts, 3)
+	// The first epoch (7 items over steps of 2 plus one of the next) is a
+	// permutation.
+	var epoch []string
+	for step := 0; step < 4; step++ {
+		epoch = append(epoch, s.Batch(step, 2)...)
+	}
+	first := slices.Clone(epoch[:7])
+	slices.Sort(first)
+	if !slices.Equal(first, prompts) {
+		t.Errorf("got first epoch %v, want a permutation of %v", epoch[:7], prompts)
+	}
+	// Stateless: asking again, out of order, from a fresh sampler, agrees.
+	s2 := NewPromptSampler(prompts, 3)
+	if got, want := s2.Batch(3, 2), s.Batch(3, 2); !slices.Equal(got, want) {
+		t.Errorf("step 3: got %v, want %v", got, want)
+	}
+	if got, want := s2.Batch(1, 2), epoch[2:4]; !slices.Equal(got, want) {
+		t.Errorf("step 1: got %v, want %v", got, want)
+	}
+	if got := NewPromptSampler(nil, 1).Batch(0, 3); got != nil {
+		t.Errorf("empty sampler: got %v, want nil", got)
+	}
+}
+
+func TestLoadIMDB(t *testing.T) {
+	data, err := DataDir()
+	if err != nil {
+		t.Skipf("shared data absent: %v", err)
+	}
+	if testing.Short() {
+		t.Skip("reads 50,000 reviews (~2 s)")
+	}
+	task, err := Load(context.Background(), filepath.Join(data, "imdb"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(task.TrainPrompts()); n < 24000 {
+		t.Errorf("got %d train prompts, want nearly 25000", n)
+	}
+	if n := len(task.TestPrompts()); n < 24000 {
+		t.Errorf("got %d test prompts, want nearly 25000", n)
+	}
+	if got, want := task.TrainPrompts()[0], "Bromwell High"; !strings.HasPrefix(got, want) {
+		t.Errorf("first train prompt %q, want prefix %q", got, want)
+	}
+	for _, p := range task.TrainPrompts()[:1000] {
+		if len(p) > MaxPromptBytes || !utf8.ValidString(p) || strings.Contains(p, "<br") {
+			t.Errorf("bad prompt %q", p)
+		}
+	}
+}
