@@ -3,9 +3,15 @@ package sdk
 import (
 	"context"
 	"errors"
+	"runtime/debug"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/p3o-rlhf/p3o/sdk/internal/pb"
 )
 
 // MaxMessageSize bounds every gRPC message between host and plugin, both
@@ -45,12 +51,16 @@ type AlgorithmGRPCPlugin struct {
 
 // GRPCServer registers the algorithm service on s.
 func (p *AlgorithmGRPCPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	return errors.New("not implemented yet")
+	if p.Impl == nil {
+		return errors.New("serve algorithm: nil implementation")
+	}
+	pb.RegisterAlgorithmServer(s, &algorithmServer{impl: p.Impl})
+	return nil
 }
 
 // GRPCClient returns an *AlgorithmClient over c.
 func (p *AlgorithmGRPCPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
-	return nil, errors.New("not implemented yet")
+	return NewAlgorithmClient(c), nil
 }
 
 // RewardGRPCPlugin is the go-plugin shim of reward plugins: on the plugin
@@ -63,15 +73,162 @@ type RewardGRPCPlugin struct {
 
 // GRPCServer registers the reward service on s.
 func (p *RewardGRPCPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	return errors.New("not implemented yet")
+	if p.Impl == nil {
+		return errors.New("serve reward: nil implementation")
+	}
+	pb.RegisterRewardServer(s, &rewardServer{impl: p.Impl})
+	return nil
 }
 
 // GRPCClient returns a *RewardClient over c.
 func (p *RewardGRPCPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
-	return nil, errors.New("not implemented yet")
+	return NewRewardClient(c), nil
 }
 
 var (
 	_ plugin.GRPCPlugin = (*AlgorithmGRPCPlugin)(nil)
 	_ plugin.GRPCPlugin = (*RewardGRPCPlugin)(nil)
 )
+
+// toStatus turns a plugin's error into a gRPC status carrying its message
+// unchanged (code Unknown); the client side turns it back into an error with
+// the same message.
+func toStatus(err error) error {
+	if err == nil {
+		return nil
+	}
+	return status.Error(codes.Unknown, err.Error())
+}
+
+// recoverPanic turns a panic in plugin code into an error, so one bad request
+// does not kill the plugin process (the host would retry it on a fresh one
+// and crash that one too).
+func recoverPanic(method string, err *error) {
+	if r := recover(); r != nil {
+		hclog.Default().Error("plugin panic", "method", method, "panic", r, "stack", string(debug.Stack()))
+		*err = status.Errorf(codes.Unknown, "%s: plugin panic: %v", method, r)
+	}
+}
+
+// algorithmServer serves an Algorithm over gRPC (plugin side).
+type algorithmServer struct {
+	pb.UnimplementedAlgorithmServer
+	impl Algorithm
+}
+
+func (s *algorithmServer) Describe(ctx context.Context, _ *pb.DescribeRequest) (_ *pb.DescribeResponse, err error) {
+	defer recoverPanic("Describe", &err)
+	spec, err := s.impl.Describe(ctx)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	ps, err := specToProto(spec)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.DescribeResponse{Spec: ps}, nil
+}
+
+func (s *algorithmServer) Configure(ctx context.Context, req *pb.ConfigureRequest) (_ *pb.ConfigureResponse, err error) {
+	defer recoverPanic("Configure", &err)
+	if err := s.impl.Configure(ctx, &ConfigureRequest{Options: req.GetOptions()}); err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.ConfigureResponse{}, nil
+}
+
+func (s *algorithmServer) Prepare(ctx context.Context, req *pb.PrepareRequest) (_ *pb.PrepareResponse, err error) {
+	defer recoverPanic("Prepare", &err)
+	resp, err := s.impl.Prepare(ctx, &PrepareRequest{Batch: batchFromProto(req.GetBatch())})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return prepareResponseToProto(resp), nil
+}
+
+func (s *algorithmServer) Loss(ctx context.Context, req *pb.LossRequest) (_ *pb.LossResponse, err error) {
+	defer recoverPanic("Loss", &err)
+	resp, err := s.impl.Loss(ctx, &LossRequest{Batch: batchFromProto(req.GetBatch())})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return lossResponseToProto(resp), nil
+}
+
+// rewardServer serves a Reward over gRPC (plugin side).
+type rewardServer struct {
+	pb.UnimplementedRewardServer
+	impl Reward
+}
+
+func (s *rewardServer) Describe(ctx context.Context, _ *pb.DescribeRequest) (_ *pb.DescribeResponse, err error) {
+	defer recoverPanic("Describe", &err)
+	spec, err := s.impl.Describe(ctx)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	ps, err := specToProto(spec)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.DescribeResponse{Spec: ps}, nil
+}
+
+func (s *rewardServer) Configure(ctx context.Context, req *pb.ConfigureRequest) (_ *pb.ConfigureResponse, err error) {
+	defer recoverPanic("Configure", &err)
+	if err := s.impl.Configure(ctx, &ConfigureRequest{Options: req.GetOptions()}); err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.ConfigureResponse{}, nil
+}
+
+func (s *rewardServer) Score(ctx context.Context, req *pb.ScoreRequest) (_ *pb.ScoreResponse, err error) {
+	defer recoverPanic("Score", &err)
+	resp, err := s.impl.Score(ctx, &ScoreRequest{Samples: samplesFromProto(req.GetSamples())})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if resp == nil {
+		return &pb.ScoreResponse{}, nil
+	}
+	return &pb.ScoreResponse{Scores: resp.Scores}, nil
+}
+
+func (s *rewardServer) Train(ctx context.Context, req *pb.TrainRequest) (_ *pb.TrainResponse, err error) {
+	defer recoverPanic("Train", &err)
+	resp, err := s.impl.Train(ctx, &TrainRequest{
+		Train:    comparisonsFromProto(req.GetTrain()),
+		HeldOut:  comparisonsFromProto(req.GetHeldOut()),
+		MaxSteps: int(req.GetMaxSteps()),
+	})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if resp == nil {
+		return &pb.TrainResponse{}, nil
+	}
+	return &pb.TrainResponse{
+		Steps:           int64(resp.Steps),
+		Done:            resp.Done,
+		Loss:            resp.Loss,
+		HeldOutAccuracy: resp.HeldOutAccuracy,
+		Stats:           resp.Stats,
+	}, nil
+}
+
+func (s *rewardServer) SaveState(ctx context.Context, _ *pb.SaveStateRequest) (_ *pb.SaveStateResponse, err error) {
+	defer recoverPanic("SaveState", &err)
+	state, err := s.impl.SaveState(ctx)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.SaveStateResponse{State: state}, nil
+}
+
+func (s *rewardServer) LoadState(ctx context.Context, req *pb.LoadStateRequest) (_ *pb.LoadStateResponse, err error) {
+	defer recoverPanic("LoadState", &err)
+	if err := s.impl.LoadState(ctx, req.GetState()); err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.LoadStateResponse{}, nil
+}
