@@ -1,0 +1,445 @@
+// Package config reads the main job's TOML configuration: an embedded default,
+// overlaid by a config file and by --set key=value overrides, all decoded
+// strictly (an unknown key is an error naming the key and, for a file, its
+// line). The [algo] and [reward] tables belong to the plugins and are passed
+// to their Configure verbatim.
+package config
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+//go:embed default.toml
+var defaultTOML string
+
+// DefaultTOML returns the embedded default configuration text.
+func DefaultTOML() string { return defaultTOML }
+
+// Config is the whole configuration of a run.
+type Config struct {
+	Run         Run         `toml:"run"`
+	Task        Task        `toml:"task"`
+	Policy      Policy      `toml:"policy"`
+	Train       Train       `toml:"train"`
+	KL          KL          `toml:"kl"`
+	Prefs       Prefs       `toml:"prefs"`
+	RewardModel RewardModel `toml:"reward_model"`
+	Eval        Eval        `toml:"eval"`
+	Offline     Offline     `toml:"offline"`
+	// Algo and Reward are the plugins' own tables, passed to Configure.
+	Algo   map[string]any `toml:"algo"`
+	Reward map[string]any `toml:"reward"`
+}
+
+// Run holds the run-level settings.
+type Run struct {
+	Seed            uint64 `toml:"seed"`
+	Steps           int    `toml:"steps"`
+	Out             string `toml:"out"`
+	Algo            string `toml:"algo"`
+	Reward          string `toml:"reward"`
+	CheckpointEvery int    `toml:"checkpoint_every"`
+	KeepCheckpoints int    `toml:"keep_checkpoints"`
+	LogEvery        int    `toml:"log_every"`
+	CacheDir        string `toml:"cache_dir"`
+	Progress        bool   `toml:"progress"`
+}
+
+// Task selects the task and the rollout shape.
+type Task struct {
+	Name           string  `toml:"name"`
+	DataDir        string  `toml:"data_dir"`
+	PromptsPerStep int     `toml:"prompts_per_step"`
+	ResponseLen    int     `toml:"response_len"`
+	Temperature    float64 `toml:"temperature"`
+	TopK           int     `toml:"top_k"`
+}
+
+// Policy says where the initial policy comes from.
+type Policy struct {
+	SFT  string     `toml:"sft"`
+	Init ModelShape `toml:"init"`
+}
+
+// ModelShape is the shape of a randomly initialised policy (tests, ablations).
+type ModelShape struct {
+	Vocab   int `toml:"vocab"`
+	Context int `toml:"context"`
+	DModel  int `toml:"d_model"`
+	Heads   int `toml:"heads"`
+	Layers  int `toml:"layers"`
+}
+
+// Train holds the optimiser and minibatch settings.
+type Train struct {
+	LR          float64 `toml:"lr"`
+	Beta1       float64 `toml:"beta1"`
+	Beta2       float64 `toml:"beta2"`
+	Eps         float64 `toml:"eps"`
+	WeightDecay float64 `toml:"weight_decay"`
+	GradClip    float64 `toml:"grad_clip"`
+	Epochs      int     `toml:"epochs"`
+	Minibatches int     `toml:"minibatches"`
+	OldLogp     string  `toml:"old_logp"`
+}
+
+// KL configures the KL coefficient controller.
+type KL struct {
+	Mode    string  `toml:"mode"`
+	Beta    float64 `toml:"beta"`
+	Target  float64 `toml:"target"`
+	Horizon float64 `toml:"horizon"`
+}
+
+// Prefs configures the preference data.
+type Prefs struct {
+	Path    string  `toml:"path"`
+	N       int     `toml:"n"`
+	HeldOut float64 `toml:"heldout"`
+}
+
+// RewardModel configures the reward model stage.
+type RewardModel struct {
+	State     string `toml:"state"`
+	Normalize string `toml:"normalize"`
+}
+
+// Eval configures the held-out evaluation.
+type Eval struct {
+	Prompts int `toml:"prompts"`
+	Samples int `toml:"samples"`
+	Every   int `toml:"every"`
+}
+
+// Offline configures offline (preference-data) algorithms.
+type Offline struct {
+	Batch int `toml:"batch"`
+	Probe int `toml:"probe"`
+}
+
+// Default returns the embedded default configuration.
+func Default() (*Config, error) {
+	c := &Config{}
+	if err := decodeStrict("default config", defaultTOML, c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Load returns the default configuration overlaid by the file at path (when
+// not empty) and by overrides of the form "a.b=value" (value in TOML syntax; a
+// bare word is taken as a string).
+func Load(path string, overrides []string) (*Config, error) {
+	c, err := Default()
+	if err != nil {
+		return nil, err
+	}
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read config: %w", err)
+		}
+		if err := decodeStrict(path, string(b), c); err != nil {
+			return nil, err
+		}
+	}
+	for _, o := range overrides {
+		if err := c.Set(o); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// decodeStrict decodes text over c; keys c does not have are errors naming
+// the key and its line. Keys under [algo] and [reward] belong to plugins.
+func decodeStrict(name, text string, c *Config) error {
+	// Plugin tables merge key by key over what c already holds.
+	algo, reward := c.Algo, c.Reward
+	c.Algo, c.Reward = nil, nil
+	md, err := toml.Decode(text, c)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return fmt.Errorf("config %s:%d: %s", name, pe.Position.Line, pe.Message)
+		}
+		return fmt.Errorf("config %s: %w", name, err)
+	}
+	c.Algo = mergeMaps(algo, c.Algo)
+	c.Reward = mergeMaps(reward, c.Reward)
+	for _, k := range md.Undecoded() {
+		if len(k) > 0 && (k[0] == "algo" || k[0] == "reward") {
+			continue
+		}
+		return fmt.Errorf("config %s:%d: unknown key %q (known keys: %s)",
+			name, keyLine(text, k), k.String(), strings.Join(knownKeys(k[:len(k)-1]), ", "))
+	}
+	return nil
+}
+
+func mergeMaps(base, over map[string]any) map[string]any {
+	if base == nil && over == nil {
+		return nil
+	}
+	out := map[string]any{}
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range over {
+		if bm, ok := out[k].(map[string]any); ok {
+			if om, ok := v.(map[string]any); ok {
+				out[k] = mergeMaps(bm, om)
+				continue
+			}
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// knownKeys lists the keys a table of the default config has, for errors.
+func knownKeys(table toml.Key) []string {
+	var m map[string]any
+	if _, err := toml.Decode(defaultTOML, &m); err != nil {
+		return nil
+	}
+	cur := m
+	for _, t := range table {
+		next, ok := cur[t].(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = next
+	}
+	keys := make([]string, 0, len(cur))
+	for k := range cur {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// keyLine finds the 1-based line defining key in text (0 if not found). It
+// understands [table] headers, dotted keys and inline key = value lines,
+// which is all a config file needs.
+func keyLine(text string, key toml.Key) int {
+	want := key.String()
+	var table string
+	for i, line := range strings.Split(text, "\n") {
+		s := strings.TrimSpace(line)
+		if s == "" || s[0] == '#' {
+			continue
+		}
+		if strings.HasPrefix(s, "[") {
+			h := strings.Trim(strings.SplitN(s, "#", 2)[0], " \t")
+			h = strings.Trim(h, "[] \t")
+			table = normKey(h)
+			if table == want {
+				return i + 1
+			}
+			continue
+		}
+		eq := strings.Index(s, "=")
+		if eq < 0 {
+			continue
+		}
+		k := normKey(s[:eq])
+		full := k
+		if table != "" {
+			full = table + "." + k
+		}
+		if full == want || strings.HasPrefix(want, full+".") {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+func normKey(s string) string {
+	parts := strings.Split(s, ".")
+	for i, p := range parts {
+		parts[i] = strings.Trim(strings.TrimSpace(p), `"'`)
+	}
+	return toml.Key(parts).String()
+}
+
+// Set applies one "a.b=value" override. Keys under algo. and reward. go to
+// the plugin tables (checked by the plugin); others must exist.
+func (c *Config) Set(kv string) error {
+	eq := strings.Index(kv, "=")
+	if eq <= 0 {
+		return fmt.Errorf("--set %q: want key=value", kv)
+	}
+	key, raw := strings.TrimSpace(kv[:eq]), strings.TrimSpace(kv[eq+1:])
+	val, err := parseValue(raw)
+	if err != nil {
+		return fmt.Errorf("--set %s: %w", key, err)
+	}
+	path := strings.Split(key, ".")
+	if path[0] == "algo" || path[0] == "reward" {
+		if len(path) < 2 {
+			return fmt.Errorf("--set %s: name a key inside [%s]", key, path[0])
+		}
+		m := c.Algo
+		if path[0] == "reward" {
+			m = c.Reward
+		}
+		if m == nil {
+			m = map[string]any{}
+		}
+		setPath(m, path[1:], val)
+		if path[0] == "algo" {
+			c.Algo = m
+		} else {
+			c.Reward = m
+		}
+		return nil
+	}
+	// Round-trip the host part through a map so the key is checked against
+	// the struct and the value against its type.
+	tree, err := c.hostTree()
+	if err != nil {
+		return err
+	}
+	if !hasPath(tree, path) {
+		return fmt.Errorf("--set %s: unknown key %q (known keys: %s)", key, key,
+			strings.Join(knownKeys(toml.Key(path[:len(path)-1])), ", "))
+	}
+	setPath(tree, path, val)
+	var buf bytes.Buffer
+	if err := toml.NewEncoder(&buf).Encode(tree); err != nil {
+		return fmt.Errorf("--set %s: %w", key, err)
+	}
+	nc := &Config{Algo: c.Algo, Reward: c.Reward}
+	if err := decodeStrict("--set "+key, buf.String(), nc); err != nil {
+		return err
+	}
+	*c = *nc
+	return nil
+}
+
+func parseValue(raw string) (any, error) {
+	var m map[string]any
+	if _, err := toml.Decode("v = "+raw, &m); err == nil {
+		return m["v"], nil
+	}
+	if strings.ContainsAny(raw, "\"'[]{}\n") {
+		return nil, fmt.Errorf("value %q is not valid TOML", raw)
+	}
+	return raw, nil // a bare word: a string
+}
+
+func setPath(m map[string]any, path []string, v any) {
+	for _, p := range path[:len(path)-1] {
+		next, ok := m[p].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			m[p] = next
+		}
+		m = next
+	}
+	m[path[len(path)-1]] = v
+}
+
+func hasPath(m map[string]any, path []string) bool {
+	var cur any = m
+	for _, p := range path {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return false
+		}
+		if cur, ok = mm[p]; !ok {
+			return false
+		}
+	}
+	_, isTable := cur.(map[string]any)
+	return !isTable
+}
+
+// hostTree renders the host part of c (without plugin tables) as a map.
+func (c *Config) hostTree() (map[string]any, error) {
+	cc := *c
+	cc.Algo, cc.Reward = nil, nil
+	var buf bytes.Buffer
+	if err := toml.NewEncoder(&buf).Encode(cc); err != nil {
+		return nil, fmt.Errorf("encode config: %w", err)
+	}
+	var m map[string]any
+	if _, err := toml.Decode(buf.String(), &m); err != nil {
+		return nil, fmt.Errorf("re-read config: %w", err)
+	}
+	return m, nil
+}
+
+// Validate reports settings that cannot work, naming the key.
+func (c *Config) Validate() error {
+	var errs []string
+	check := func(ok bool, format string, a ...any) {
+		if !ok {
+			errs = append(errs, fmt.Sprintf(format, a...))
+		}
+	}
+	check(c.Run.Steps >= 0, "run.steps = %d must be >= 0", c.Run.Steps)
+	check(c.Run.CheckpointEvery >= 0, "run.checkpoint_every = %d must be >= 0", c.Run.CheckpointEvery)
+	check(c.Run.KeepCheckpoints >= 1, "run.keep_checkpoints = %d must be >= 1", c.Run.KeepCheckpoints)
+	check(c.Task.PromptsPerStep >= 1, "task.prompts_per_step = %d must be >= 1", c.Task.PromptsPerStep)
+	check(c.Task.ResponseLen >= 1, "task.response_len = %d must be >= 1", c.Task.ResponseLen)
+	check(c.Task.Temperature > 0, "task.temperature = %g must be > 0", c.Task.Temperature)
+	check(c.Train.LR > 0, "train.lr = %g must be > 0", c.Train.LR)
+	check(c.Train.Epochs >= 1, "train.epochs = %d must be >= 1", c.Train.Epochs)
+	check(c.Train.Minibatches >= 1, "train.minibatches = %d must be >= 1", c.Train.Minibatches)
+	check(c.Train.Minibatches <= c.Task.PromptsPerStep, "train.minibatches = %d must be <= task.prompts_per_step = %d (groups are never split)", c.Train.Minibatches, c.Task.PromptsPerStep)
+	check(c.Train.GradClip >= 0, "train.grad_clip = %g must be >= 0 (0 = off)", c.Train.GradClip)
+	check(c.Train.OldLogp == "sampler" || c.Train.OldLogp == "recompute", `train.old_logp = %q must be "sampler" or "recompute"`, c.Train.OldLogp)
+	check(c.KL.Mode == "fixed" || c.KL.Mode == "adaptive", `kl.mode = %q must be "fixed" or "adaptive"`, c.KL.Mode)
+	check(c.KL.Beta >= 0, "kl.beta = %g must be >= 0", c.KL.Beta)
+	check(c.KL.Mode != "adaptive" || (c.KL.Target > 0 && c.KL.Horizon > 0), "kl.target and kl.horizon must be > 0 in adaptive mode")
+	check(c.RewardModel.Normalize == "none" || c.RewardModel.Normalize == "running", `reward_model.normalize = %q must be "none" or "running"`, c.RewardModel.Normalize)
+	check(c.Prefs.HeldOut >= 0 && c.Prefs.HeldOut < 1, "prefs.heldout = %g must be in [0, 1)", c.Prefs.HeldOut)
+	check(c.Eval.Prompts >= 0, "eval.prompts = %d must be >= 0", c.Eval.Prompts)
+	check(c.Offline.Batch >= 1, "offline.batch = %d must be >= 1", c.Offline.Batch)
+	if len(errs) > 0 {
+		return fmt.Errorf("config: %s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// PluginOptions renders a plugin table as TOML text for Configure (empty for
+// no table).
+func PluginOptions(table map[string]any) ([]byte, error) {
+	if len(table) == 0 {
+		return nil, nil
+	}
+	var buf bytes.Buffer
+	if err := toml.NewEncoder(&buf).Encode(table); err != nil {
+		return nil, fmt.Errorf("encode plugin options: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Encode renders the whole resolved configuration as TOML.
+func (c *Config) Encode() ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteString("# Resolved configuration of this run (defaults + config file + --set).\n")
+	if err := toml.NewEncoder(&buf).Encode(c); err != nil {
+		return nil, fmt.Errorf("encode config: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// WithPluginDefaults returns table with the plugin's default options filled
+// in for keys it does not set (for the resolved config).
+func WithPluginDefaults(table, defaults map[string]any) map[string]any {
+	return mergeMaps(defaults, table)
+}

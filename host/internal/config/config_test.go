@@ -1,0 +1,84 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestLoadErrors(t *testing.T) {
+	tests := []struct {
+		name, path string
+		sets       []string
+		want       []string
+	}{
+		{"unknown key names key and line", "testdata/typo.toml", nil, []string{"testdata/typo.toml:6", `"train.learning_rate"`}},
+		{"unknown table", "testdata/badtable.toml", nil, []string{"testdata/badtable.toml:4", `"trian"`}},
+		{"unknown --set key", "", []string{"train.lrr=1"}, []string{"--set train.lrr", "unknown key"}},
+		{"--set wrong type", "", []string{"train.epochs=abc"}, []string{"train.epochs"}},
+		{"invalid value", "", []string{"kl.mode=bogus"}, []string{`kl.mode = "bogus"`}},
+		{"missing file", "testdata/nope.toml", nil, []string{"nope.toml"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(tt.path, tt.sets)
+			if err == nil {
+				t.Fatalf("got no error, want one containing %q", tt.want)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("got error %q, want it to contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadOverlay(t *testing.T) {
+	c, err := Load("testdata/good.toml", []string{"train.lr=1", "algo.clip=0.3", "reward.model=tiny", "run.out=/tmp/x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Run.Seed != 7 || c.Run.Steps != 3 {
+		t.Errorf("got seed %d steps %d, want 7 and 3", c.Run.Seed, c.Run.Steps)
+	}
+	if c.KL.Mode != "adaptive" || c.KL.Target != 4 || c.KL.Horizon != 10000 {
+		t.Errorf("got kl %+v, want adaptive target 4 horizon 10000 (default)", c.KL)
+	}
+	if c.Train.LR != 1 || c.Train.Epochs != 2 {
+		t.Errorf("got lr %g epochs %d, want 1 and 2", c.Train.LR, c.Train.Epochs)
+	}
+	if c.Run.Out != "/tmp/x" {
+		t.Errorf("got out %q, want /tmp/x", c.Run.Out)
+	}
+	if c.Algo["variant"] != "v2" || c.Algo["clip"] != 0.3 {
+		t.Errorf("got algo table %v, want variant v2, clip 0.3", c.Algo)
+	}
+	if c.Reward["model"] != "tiny" {
+		t.Errorf("got reward table %v, want model tiny", c.Reward)
+	}
+	opts, err := PluginOptions(c.Algo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(opts), `variant = "v2"`) || !strings.Contains(string(opts), "clip = 0.3") {
+		t.Errorf("got algo options %q", opts)
+	}
+}
+
+func TestEncodeRoundTrip(t *testing.T) {
+	c, err := Load("testdata/good.toml", []string{"algo.clip=0.25"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &Config{}
+	if err := decodeStrict("resolved", string(b), d); err != nil {
+		t.Fatalf("resolved config does not decode strictly: %v\n%s", err, b)
+	}
+	if d.Run != c.Run || d.Train != c.Train || d.KL != c.KL || d.Algo["clip"] != 0.25 {
+		t.Errorf("round trip changed the config:\n%s", b)
+	}
+}
