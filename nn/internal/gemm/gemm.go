@@ -2,43 +2,438 @@
 // model code needs: a general matrix product (Sgemm), a dot product (Sdot) and
 // an axpy (Saxpy), all on row-major float32 slices.
 //
-// The package has no cgo dependency and needs no GOEXPERIMENT. On amd64 CPUs
-// with AVX2 and FMA it uses a blocked GEMM with an assembly micro-kernel; on
-// other CPUs, other architectures, or with the build tag purego it uses a
-// portable Go kernel with the same blocking. Every function is safe for
-// concurrent use and does not allocate in steady state (packing buffers come
-// from a pool).
+// The package needs neither cgo nor a GOEXPERIMENT. Sgemm is a blocked GEMM in
+// the style of BLIS/GotoBLAS: panels of op(A) and op(B) are packed into
+// contiguous buffers sized for the L1/L2 caches, and a 6x16 micro-kernel
+// computes each tile of C. On amd64 CPUs with AVX2 and FMA the micro-kernel,
+// Sdot and Saxpy are Go assembly (YMM accumulators, VFMADD231PS); on other
+// CPUs, other architectures, or with the build tag purego a portable Go kernel
+// with the same blocking is used. Large products are split across up to
+// Threads() goroutines.
+//
+// Every function is safe for concurrent use and does not allocate in steady
+// state: packing buffers and parallel jobs come from free lists that grow to
+// the peak concurrency and are then reused.
 package gemm
 
 import (
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/gonum"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
 )
 
-var impl gonum.Implementation
+// Micro-tile and cache-block sizes. The packed A block (mcMax x kcMax, 144
+// KiB) lives in L2, a packed B micro-panel (kcMax x nr, 16 KiB) in L1, and the
+// packed B block (kcMax x ncMax, 2 MiB) in L2/L3.
+const (
+	mr    = 6
+	nr    = 16
+	kcMax = 256
+	mcMax = 144
+	ncMax = 2048
+)
 
-func trans(t bool) blas.Transpose {
-	if t {
-		return blas.Trans
+// parallelMinFlops is the smallest product (2*m*n*k) that is split across
+// goroutines; below it the hand-off costs more than it saves.
+const parallelMinFlops = 2 << 20
+
+// threads is the maximum number of goroutines one Sgemm call uses.
+var threads atomic.Int64
+
+func init() {
+	threads.Store(int64(min(2, runtime.GOMAXPROCS(0))))
+}
+
+// SetThreads sets the maximum number of goroutines (including the caller's)
+// that one Sgemm call may use and returns the previous value; n < 1 means 1.
+// The default is min(2, GOMAXPROCS at start-up).
+func SetThreads(n int) int {
+	return int(threads.Swap(int64(max(n, 1))))
+}
+
+// Threads returns the maximum number of goroutines one Sgemm call may use.
+func Threads() int { return int(threads.Load()) }
+
+// problem is one (sub-)product C = alpha*op(A)*op(B) + beta*C.
+type problem struct {
+	transA, transB bool
+	m, n, k        int
+	alpha          float32
+	a              []float32
+	lda            int
+	b              []float32
+	ldb            int
+	beta           float32
+	c              []float32
+	ldc            int
+}
+
+// workspace holds the packing buffers of one running product.
+type workspace struct {
+	pa  []float32
+	pb  []float32
+	tmp [mr * nr]float32
+}
+
+// job is a sub-product handed to a worker goroutine.
+type job struct {
+	p    problem
+	done chan struct{}
+}
+
+// freeList is a mutex-guarded stack of reusable objects; unlike sync.Pool it
+// is never emptied by the garbage collector, so steady-state calls do not
+// allocate.
+type freeList[T any] struct {
+	mu    sync.Mutex
+	items []*T
+	alloc func() *T
+}
+
+func (f *freeList[T]) get() *T {
+	f.mu.Lock()
+	if n := len(f.items); n > 0 {
+		x := f.items[n-1]
+		f.items[n-1] = nil
+		f.items = f.items[:n-1]
+		f.mu.Unlock()
+		return x
 	}
-	return blas.NoTrans
+	f.mu.Unlock()
+	return f.alloc()
+}
+
+func (f *freeList[T]) put(x *T) {
+	f.mu.Lock()
+	f.items = append(f.items, x)
+	f.mu.Unlock()
+}
+
+var (
+	workspaces = freeList[workspace]{alloc: func() *workspace {
+		return &workspace{pa: make([]float32, mcMax*kcMax)}
+	}}
+	jobPool = freeList[job]{alloc: func() *job {
+		return &job{done: make(chan struct{}, 1)}
+	}}
+	startWorkers sync.Once
+	jobs         chan *job
+)
+
+// worker runs sub-products handed over by Sgemm.
+func worker() {
+	for j := range jobs {
+		j.p.run()
+		j.done <- struct{}{}
+	}
 }
 
 // Sgemm computes C = alpha*op(A)*op(B) + beta*C for row-major matrices;
 // op(X) = X or X^T.
 // A is m x k (or k x m when transA), B is k x n (or n x k when transB), C is
 // m x n; lda/ldb/ldc are row strides. When beta is 0, C is not read (NaNs in C
-// are overwritten). It panics, like BLAS, on inconsistent sizes or strides.
+// are overwritten); when alpha is 0 or k is 0, A and B are not read. Like BLAS
+// it panics on negative sizes, too small strides or too short slices.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	impl.Sgemm(trans(transA), trans(transB), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("gemm: negative size m=%d n=%d k=%d", m, n, k))
+	}
+	ra, ca := m, k
+	if transA {
+		ra, ca = k, m
+	}
+	rb, cb := k, n
+	if transB {
+		rb, cb = n, k
+	}
+	checkMatrix("A", ra, ca, a, lda)
+	checkMatrix("B", rb, cb, b, ldb)
+	checkMatrix("C", m, n, c, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	if alpha == 0 || k == 0 {
+		scale(m, n, beta, c, ldc)
+		return
+	}
+	p := problem{transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc}
+	if t := Threads(); t > 1 && 2*m*n*k >= parallelMinFlops {
+		p.runParallel(t)
+		return
+	}
+	p.run()
+}
+
+// checkMatrix panics unless x holds an r x c row-major matrix with stride ld.
+func checkMatrix(name string, r, c int, x []float32, ld int) {
+	if ld < max(1, c) {
+		panic(fmt.Sprintf("gemm: ld%s=%d < max(1, %d columns)", name, ld, c))
+	}
+	if r > 0 && c > 0 && len(x) < (r-1)*ld+c {
+		panic(fmt.Sprintf("gemm: len(%s)=%d < %d for %dx%d with stride %d", name, len(x), (r-1)*ld+c, r, c, ld))
+	}
+}
+
+// scale computes C = beta*C (C = 0 when beta is 0, whatever C held).
+func scale(m, n int, beta float32, c []float32, ldc int) {
+	if beta == 1 {
+		return
+	}
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(row)
+			continue
+		}
+		for j := range row {
+			row[j] *= beta
+		}
+	}
+}
+
+// runParallel splits p into up to t independent sub-products along the
+// dimension whose split duplicates less packing work (rows of C duplicate the
+// packing of op(B), columns that of op(A)) and runs them on worker goroutines
+// and the caller's.
+func (p *problem) runParallel(t int) {
+	startWorkers.Do(func() {
+		jobs = make(chan *job)
+		for range max(runtime.GOMAXPROCS(0)-1, 1) {
+			go worker()
+		}
+	})
+	var pending [8]*job
+	np := 0
+	t = min(t, len(pending)+1)
+	splitRows := p.n <= p.m
+	total, unit := p.n, nr
+	if splitRows {
+		total, unit = p.m, mr
+	}
+	units := (total + unit - 1) / unit
+	t = min(t, units)
+	start := 0
+	for part := range t {
+		size := (units*(part+1)/t - units*part/t) * unit
+		size = min(size, total-start)
+		sub := *p
+		if splitRows {
+			sub.m = size
+			if p.transA {
+				sub.a = p.a[start:]
+			} else {
+				sub.a = p.a[start*p.lda:]
+			}
+			sub.c = p.c[start*p.ldc:]
+		} else {
+			sub.n = size
+			if p.transB {
+				sub.b = p.b[start*p.ldb:]
+			} else {
+				sub.b = p.b[start:]
+			}
+			sub.c = p.c[start:]
+		}
+		start += size
+		if part == t-1 {
+			sub.run()
+			break
+		}
+		j := jobPool.get()
+		j.p = sub
+		select {
+		case jobs <- j:
+			pending[np] = j
+			np++
+		default: // every worker is busy (concurrent callers): do it here
+			j.p.run()
+			j.p = problem{}
+			jobPool.put(j)
+		}
+	}
+	for _, j := range pending[:np] {
+		<-j.done
+		j.p = problem{}
+		jobPool.put(j)
+	}
+}
+
+// run computes p on the calling goroutine with a workspace from the free list.
+func (p *problem) run() {
+	ws := workspaces.get()
+	p.blocked(ws)
+	workspaces.put(ws)
+}
+
+// split returns the block size that cuts total into the fewest blocks of at
+// most maxBlock, balanced and rounded up to a multiple of unit.
+func split(total, maxBlock, unit int) int {
+	blocks := (total + maxBlock - 1) / maxBlock
+	size := (total + blocks - 1) / blocks
+	return (size + unit - 1) / unit * unit
+}
+
+// blocked runs the five-loop blocked algorithm: column blocks of C (nc),
+// depth blocks (kc, packing op(B)), row blocks (mc, packing op(A)), then the
+// micro-tiles.
+func (p *problem) blocked(ws *workspace) {
+	m, n, k := p.m, p.n, p.k
+	beta := p.beta
+	if beta != 0 && beta != 1 {
+		scale(m, n, beta, p.c, p.ldc)
+		beta = 1
+	}
+	ncB := split(n, ncMax, nr)
+	kcB := split(k, kcMax, 1)
+	mcB := split(m, mcMax, mr)
+	if need := kcB * min(ncB, (n+nr-1)/nr*nr); len(ws.pb) < need {
+		ws.pb = make([]float32, need)
+	}
+	for jc := 0; jc < n; jc += ncB {
+		nc := min(ncB, n-jc)
+		for pc := 0; pc < k; pc += kcB {
+			kc := min(kcB, k-pc)
+			p.packB(ws.pb, pc, jc, kc, nc)
+			load := beta != 0 || pc > 0
+			for ic := 0; ic < m; ic += mcB {
+				mc := min(mcB, m-ic)
+				p.packA(ws.pa, ic, pc, mc, kc)
+				ws.macro(mc, nc, kc, p.c[ic*p.ldc+jc:], p.ldc, load)
+			}
+		}
+	}
+}
+
+// macro multiplies the packed mc x kc block of A by the packed kc x nc block
+// of B into c, tile by tile; partial edge tiles go through ws.tmp.
+func (ws *workspace) macro(mc, nc, kc int, c []float32, ldc int, load bool) {
+	for jr := 0; jr < nc; jr += nr {
+		nn := min(nr, nc-jr)
+		pb := ws.pb[jr*kc : (jr+nr)*kc]
+		for ir := 0; ir < mc; ir += mr {
+			mm := min(mr, mc-ir)
+			pa := ws.pa[ir*kc : (ir+mr)*kc]
+			cc := c[ir*ldc+jr:]
+			if mm == mr && nn == nr {
+				kernel(kc, pa, pb, cc, ldc, load)
+				continue
+			}
+			kernel(kc, pa, pb, ws.tmp[:], nr, false)
+			for i := range mm {
+				dst := cc[i*ldc : i*ldc+nn]
+				src := ws.tmp[i*nr : i*nr+nn]
+				if load {
+					for j, v := range src {
+						dst[j] += v
+					}
+				} else {
+					copy(dst, src)
+				}
+			}
+		}
+	}
+}
+
+// kernel dispatches one full mr x nr micro-tile to the assembly or the
+// portable kernel.
+func kernel(k int, a, b, c []float32, ldc int, load bool) {
+	if useAVX2 {
+		_ = a[k*mr-1]
+		_ = b[k*nr-1]
+		_ = c[(mr-1)*ldc+nr-1]
+		kernel6x16AVX2(k, &a[0], &b[0], &c[0], ldc, load)
+		return
+	}
+	kernelGo(k, a, b, c, ldc, load)
+}
+
+// packA packs rows [ic, ic+mc) and depth [pc, pc+kc) of alpha*op(A) into
+// micro-panels of mr rows: panel r holds, for each depth step, mr consecutive
+// values; rows past the end are zero.
+func (p *problem) packA(dst []float32, ic, pc, mc, kc int) {
+	a, lda, alpha := p.a, p.lda, p.alpha
+	for i0 := 0; i0 < mc; i0 += mr {
+		panel := dst[i0*kc : (i0+mr)*kc]
+		rows := min(mr, mc-i0)
+		if rows < mr {
+			clear(panel)
+		}
+		if p.transA {
+			// op(A)[i][q] = a[q*lda+i]: each depth step is contiguous.
+			for q := range kc {
+				src := a[(pc+q)*lda+ic+i0:]
+				src = src[:rows]
+				d := panel[q*mr : q*mr+rows]
+				if alpha == 1 {
+					copy(d, src)
+				} else {
+					for r, v := range src {
+						d[r] = alpha * v
+					}
+				}
+			}
+			continue
+		}
+		for r := range rows {
+			src := a[(ic+i0+r)*lda+pc:]
+			src = src[:kc]
+			if alpha == 1 {
+				for q, v := range src {
+					panel[q*mr+r] = v
+				}
+			} else {
+				for q, v := range src {
+					panel[q*mr+r] = alpha * v
+				}
+			}
+		}
+	}
+}
+
+// packB packs depth [pc, pc+kc) and columns [jc, jc+nc) of op(B) into
+// micro-panels of nr columns: panel j holds, for each depth step, nr
+// consecutive values; columns past the end are zero.
+func (p *problem) packB(dst []float32, pc, jc, kc, nc int) {
+	b, ldb := p.b, p.ldb
+	for j0 := 0; j0 < nc; j0 += nr {
+		panel := dst[j0*kc : (j0+nr)*kc]
+		cols := min(nr, nc-j0)
+		if cols < nr {
+			clear(panel)
+		}
+		if p.transB {
+			// op(B)[q][j] = b[j*ldb+q]: each column is contiguous.
+			for j := range cols {
+				src := b[(jc+j0+j)*ldb+pc:]
+				src = src[:kc]
+				for q, v := range src {
+					panel[q*nr+j] = v
+				}
+			}
+			continue
+		}
+		for q := range kc {
+			copy(panel[q*nr:q*nr+cols], b[(pc+q)*ldb+jc+j0:])
+		}
+	}
 }
 
 // Sdot returns the dot product of x and y; len(y) must be at least len(x).
 func Sdot(x, y []float32) float32 {
-	return impl.Sdot(len(x), x, 1, y[:len(x)], 1)
+	y = y[:len(x)]
+	if useAVX2 && len(x) > 0 {
+		return sdotAVX2(&x[0], &y[0], len(x))
+	}
+	return sdotGo(x, y)
 }
 
 // Saxpy computes y += alpha*x; len(y) must be at least len(x).
 func Saxpy(alpha float32, x, y []float32) {
-	impl.Saxpy(len(x), alpha, x, 1, y[:len(x)], 1)
+	y = y[:len(x)]
+	if useAVX2 && len(x) > 0 {
+		saxpyAVX2(alpha, &x[0], &y[0], len(x))
+		return
+	}
+	saxpyGo(alpha, x, y)
 }

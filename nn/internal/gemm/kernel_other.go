@@ -1,0 +1,19 @@
+//go:build !amd64 || purego
+
+package gemm
+
+// useAVX2 is false: this build has no assembly kernels (a var so that tests
+// can exercise both paths with one code).
+var useAVX2 = false
+
+func kernel6x16AVX2(k int, a, b, c *float32, ldc int, load bool) {
+	panic("gemm: assembly kernel called in a build without it")
+}
+
+func sdotAVX2(x, y *float32, n int) float32 {
+	panic("gemm: assembly kernel called in a build without it")
+}
+
+func saxpyAVX2(alpha float32, x, y *float32, n int) {
+	panic("gemm: assembly kernel called in a build without it")
+}
