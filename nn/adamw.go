@@ -1,0 +1,108 @@
+package nn
+
+import "math"
+
+// AdamWConfig holds AdamW's hyperparameters (Loshchilov and Hutter 2019).
+type AdamWConfig struct {
+	// LR is the base learning rate; Update takes the scheduled rate.
+	LR float64 `toml:"lr" json:"lr"`
+	// Beta1 and Beta2 are the decay rates of the first and second moment
+	// estimates (0.9 and 0.95 or 0.999 are usual).
+	Beta1 float64 `toml:"beta1" json:"beta1"`
+	Beta2 float64 `toml:"beta2" json:"beta2"`
+	// Eps is added to the root of the second moment (1e-8 usual).
+	Eps float64 `toml:"eps" json:"eps"`
+	// WeightDecay is the decoupled decay applied to matrices (2-D weights)
+	// only, never to biases, LayerNorm parameters or the value-head vector.
+	WeightDecay float64 `toml:"weight_decay" json:"weight_decay"`
+}
+
+// AdamW is the optimiser state of one model: moment estimates shaped like
+// its parameters and the number of steps taken.
+type AdamW struct {
+	Config AdamWConfig
+	M, V   *Params
+	Step   int
+
+	decay []bool // per paramSlices entry: a 2-D weight
+}
+
+// NewAdamW makes zeroed AdamW state for m.
+func NewAdamW(m *Model, c AdamWConfig) *AdamW {
+	mm, _ := NewParams(m.Config) // the model's config is valid
+	vv, _ := NewParams(m.Config)
+	return &AdamW{Config: c, M: mm, V: vv}
+}
+
+// Update applies one AdamW step with learning rate lr to m.Params from
+// m.Grads (which it does not clear), the same arithmetic as PyTorch's
+// torch.optim.AdamW: p -= lr*wd*p (matrices only), then
+// p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps).
+func (o *AdamW) Update(m *Model, lr float64) {
+	if o.decay == nil {
+		for _, t := range m.Params.Tensors(m.Config) {
+			o.decay = append(o.decay, len(t.Shape) == 2)
+		}
+	}
+	o.Step++
+	c := o.Config
+	bc1 := 1 - math.Pow(c.Beta1, float64(o.Step))
+	bc2 := 1 - math.Pow(c.Beta2, float64(o.Step))
+	b1, b2 := float32(c.Beta1), float32(c.Beta2)
+	step := float32(lr / bc1)
+	rbc2 := float32(1 / math.Sqrt(bc2))
+	eps := float32(c.Eps)
+	ps, gs, ms, vs := paramSlices(m.Params), paramSlices(m.Grads), paramSlices(o.M), paramSlices(o.V)
+	for k, p := range ps {
+		g, mk, vk := gs[k][:len(p)], ms[k][:len(p)], vs[k][:len(p)]
+		keep := float32(1)
+		if o.decay[k] {
+			keep = float32(1 - lr*c.WeightDecay)
+		}
+		for i := range p {
+			gi := g[i]
+			mi := b1*mk[i] + (1-b1)*gi
+			vi := b2*vk[i] + (1-b2)*gi*gi
+			mk[i], vk[i] = mi, vi
+			p[i] = p[i]*keep - step*mi/(sqrt32(vi)*rbc2+eps)
+		}
+	}
+}
+
+func sqrt32(x float32) float32 { return float32(math.Sqrt(float64(x))) }
+
+// ClipGradNorm scales g so that its global L2 norm is at most max (no-op when
+// max <= 0 or the norm is smaller) and returns the norm before clipping.
+func ClipGradNorm(g *Params, max float64) (norm float64) {
+	var ss float64
+	for _, s := range paramSlices(g) {
+		for _, v := range s {
+			ss += float64(v) * float64(v)
+		}
+	}
+	norm = math.Sqrt(ss)
+	if max > 0 && norm > max {
+		scale := float32(max / (norm + 1e-6))
+		for _, s := range paramSlices(g) {
+			for i := range s {
+				s[i] *= scale
+			}
+		}
+	}
+	return norm
+}
+
+// CosineLR is a linear warm-up to peak over warmup steps followed by a
+// cosine decay from peak to floor at step total: lr(step) =
+// peak*(step+1)/warmup for step < warmup, floor + (peak-floor)*(1+cos(pi*r))/2
+// with r = (step-warmup)/(total-warmup) after, and floor from total on.
+func CosineLR(step, warmup, total int, peak, floor float64) float64 {
+	switch {
+	case step < warmup:
+		return peak * float64(step+1) / float64(warmup)
+	case step >= total:
+		return floor
+	}
+	r := float64(step-warmup) / float64(total-warmup)
+	return floor + (peak-floor)*0.5*(1+math.Cos(math.Pi*r))
+}
