@@ -1,0 +1,525 @@
+package nn
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/p3o-rlhf/p3o/nn/internal/gemm"
+)
+
+// SampleRequest is one sequence to continue.
+type SampleRequest struct {
+	// Prompt is the context to continue; it must hold at least one token
+	// (start with EOT for an unconditional sample).
+	Prompt []int32
+	// Seed seeds this request's own RNG stream, so its sample does not
+	// depend on the other requests of the batch or the batch size.
+	Seed uint64
+}
+
+// SampleOptions shape the draw; they apply to every request of a call.
+type SampleOptions struct {
+	// MaxNew is the number of tokens to generate (fewer when Stop is drawn).
+	// len(Prompt)+MaxNew-1 must not exceed the model's context.
+	MaxNew int
+	// Temperature divides the logits before the draw; 0 means 1.
+	Temperature float64
+	// TopK keeps the K most likely tokens (0: all; 1: greedy).
+	TopK int
+	// TopP keeps the smallest set of most likely tokens whose probability
+	// reaches P, after top-k (0 or 1: all).
+	TopP float64
+	// Stop ends a sequence when drawn (it is included in the result); -1
+	// for none.
+	Stop int32
+	// Ban lists tokens that are never drawn.
+	Ban []int32
+}
+
+// SampleResult is the continuation of one request.
+type SampleResult struct {
+	// Tokens are the new tokens only.
+	Tokens []int32
+	// Logp[i] is log p(Tokens[i]) under the model at temperature 1 over the
+	// full vocabulary, whatever temperature, top-k, top-p or bans shaped the
+	// draw: the same number the training graph gives.
+	Logp []float32
+}
+
+// Sampler generates from a Model with a KV cache, in plain Go over the
+// model's own parameter slices (an optimiser step is seen at the next call).
+// Requests are processed maxBatch at a time, one token per sequence per
+// step, so every step is a (B, D) x (D, 3D) ... product. All buffers are
+// allocated once by NewSampler: generating a token allocates nothing.
+// A Sampler is not safe for concurrent use; make one per goroutine.
+type Sampler struct {
+	m        *Model
+	maxBatch int
+
+	kc, vc [][]float32 // per layer: (maxBatch, Context, D)
+
+	// per-step activations, (maxBatch, width)
+	x, h, qkv, att, fc, logits []float32
+	scores                     []float32 // (Context)
+
+	// active rows of the current step
+	tok  []int32
+	pos  []int
+	slot []int
+
+	rng    []rand.PCG
+	weight []float64 // (Vocab) draw weights
+	order  topSorter
+	banned []bool // (Vocab)
+}
+
+// NewSampler makes a sampler for m that runs up to maxBatch sequences at
+// once (maxBatch < 1 means 1).
+func NewSampler(m *Model, maxBatch int) *Sampler {
+	maxBatch = max(maxBatch, 1)
+	c := m.Config
+	d := c.DModel
+	s := &Sampler{m: m, maxBatch: maxBatch}
+	for range c.Layers {
+		s.kc = append(s.kc, make([]float32, maxBatch*c.Context*d))
+		s.vc = append(s.vc, make([]float32, maxBatch*c.Context*d))
+	}
+	s.x = make([]float32, maxBatch*d)
+	s.h = make([]float32, maxBatch*d)
+	s.qkv = make([]float32, maxBatch*3*d)
+	s.att = make([]float32, maxBatch*d)
+	s.fc = make([]float32, maxBatch*4*d)
+	s.logits = make([]float32, maxBatch*c.Vocab)
+	s.scores = make([]float32, c.Context)
+	s.tok = make([]int32, maxBatch)
+	s.pos = make([]int, maxBatch)
+	s.slot = make([]int, maxBatch)
+	s.rng = make([]rand.PCG, maxBatch)
+	s.weight = make([]float64, c.Vocab)
+	s.order = topSorter{idx: make([]int32, c.Vocab), val: make([]float32, c.Vocab)}
+	s.banned = make([]bool, c.Vocab)
+	return s
+}
+
+// smpSplitmix is one step of SplitMix64, used to spread request seeds.
+func smpSplitmix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
+
+// seqState tracks one request during a call.
+type seqState struct {
+	req  *SampleRequest
+	res  *SampleResult
+	fed  int // tokens of prompt++generated already in the cache
+	slot int
+}
+
+// Sample continues every request and returns one result per request, in
+// order. It checks ctx between steps.
+func (s *Sampler) Sample(ctx context.Context, reqs []SampleRequest, opts SampleOptions) ([]SampleResult, error) {
+	c := s.m.Config
+	if opts.MaxNew < 0 {
+		return nil, fmt.Errorf("sample: MaxNew %d is negative", opts.MaxNew)
+	}
+	if opts.Temperature < 0 || math.IsNaN(opts.Temperature) {
+		return nil, fmt.Errorf("sample: temperature %v must be >= 0 (0 means 1)", opts.Temperature)
+	}
+	if opts.TopK < 0 {
+		return nil, fmt.Errorf("sample: top-k %d is negative", opts.TopK)
+	}
+	if opts.TopP < 0 || opts.TopP > 1 || math.IsNaN(opts.TopP) {
+		return nil, fmt.Errorf("sample: top-p %v must be in [0, 1]", opts.TopP)
+	}
+	clear(s.banned)
+	nBanned := 0
+	for _, b := range opts.Ban {
+		if b < 0 || int(b) >= c.Vocab {
+			return nil, fmt.Errorf("sample: banned token %d outside the vocabulary [0, %d)", b, c.Vocab)
+		}
+		if !s.banned[b] {
+			s.banned[b] = true
+			nBanned++
+		}
+	}
+	if nBanned == c.Vocab {
+		return nil, fmt.Errorf("sample: every token of the vocabulary is banned")
+	}
+	for i, r := range reqs {
+		if len(r.Prompt) == 0 {
+			return nil, fmt.Errorf("sample: request %d has an empty prompt (start it with the EOT token)", i)
+		}
+		if n := len(r.Prompt) + opts.MaxNew - 1; n > c.Context {
+			return nil, fmt.Errorf("sample: request %d: prompt of %d tokens plus %d new needs %d positions, the model's context is %d", i, len(r.Prompt), opts.MaxNew, n, c.Context)
+		}
+		for j, t := range r.Prompt {
+			if t < 0 || int(t) >= c.Vocab {
+				return nil, fmt.Errorf("sample: request %d: prompt token %d at position %d outside the vocabulary [0, %d)", i, t, j, c.Vocab)
+			}
+		}
+	}
+	results := make([]SampleResult, len(reqs))
+	if opts.MaxNew == 0 {
+		return results, nil
+	}
+	states := make([]seqState, s.maxBatch)
+	active := make([]*seqState, 0, s.maxBatch)
+	for c0 := 0; c0 < len(reqs); c0 += s.maxBatch {
+		c1 := min(c0+s.maxBatch, len(reqs))
+		active = active[:0]
+		for i := c0; i < c1; i++ {
+			results[i] = SampleResult{Tokens: make([]int32, 0, opts.MaxNew), Logp: make([]float32, 0, opts.MaxNew)}
+			st := &states[i-c0]
+			*st = seqState{req: &reqs[i], res: &results[i], slot: i - c0}
+			seed := reqs[i].Seed
+			s.rng[st.slot].Seed(smpSplitmix(seed), smpSplitmix(seed^0x5851f42d4c957f2d))
+			active = append(active, st)
+		}
+		for len(active) > 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("sample: %w", err)
+			}
+			for r, st := range active {
+				if st.fed < len(st.req.Prompt) {
+					s.tok[r] = st.req.Prompt[st.fed]
+				} else {
+					s.tok[r] = st.res.Tokens[st.fed-len(st.req.Prompt)]
+				}
+				s.pos[r] = st.fed
+				s.slot[r] = st.slot
+			}
+			n := len(active)
+			s.forward(n)
+			keep := active[:0]
+			for r, st := range active {
+				st.fed++
+				if st.fed < len(st.req.Prompt) {
+					keep = append(keep, st)
+					continue
+				}
+				logits := s.logits[r*c.Vocab : (r+1)*c.Vocab]
+				tok, lp := s.draw(logits, &s.rng[st.slot], opts)
+				st.res.Tokens = append(st.res.Tokens, tok)
+				st.res.Logp = append(st.res.Logp, lp)
+				if len(st.res.Tokens) < opts.MaxNew && tok != opts.Stop {
+					keep = append(keep, st)
+				}
+			}
+			// Rows keep their order, so compacting the active list needs no
+			// data movement: every buffer is rebuilt from the cache slots.
+			active = keep
+		}
+	}
+	return results, nil
+}
+
+// forward runs one token of each of the first n active rows (s.tok, s.pos,
+// s.slot) through the model, appending their keys and values to the cache,
+// and leaves the logits in s.logits[:n*Vocab].
+func (s *Sampler) forward(n int) {
+	c := s.m.Config
+	p := s.m.Params
+	d := c.DModel
+	hd := d / c.Heads
+	x := s.x[:n*d]
+	for r := range n {
+		xr := x[r*d : (r+1)*d]
+		e := p.Wte[int(s.tok[r])*d:]
+		w := p.Wpe[s.pos[r]*d:]
+		for i := range xr {
+			xr[i] = e[i] + w[i]
+		}
+	}
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	for l := range p.Blocks {
+		b := &p.Blocks[l]
+		h := s.h[:n*d]
+		smpLayerNorm(h, x, b.Ln1G, b.Ln1B, n, d)
+		qkv := s.qkv[:n*3*d]
+		smpLinear(qkv, h, b.AttnW, b.AttnB, n, d, 3*d, false)
+		kc, vc := s.kc[l], s.vc[l]
+		att := s.att[:n*d]
+		for r := range n {
+			q := qkv[r*3*d : r*3*d+d]
+			base := s.slot[r] * c.Context * d
+			pos := s.pos[r]
+			copy(kc[base+pos*d:base+(pos+1)*d], qkv[r*3*d+d:r*3*d+2*d])
+			copy(vc[base+pos*d:base+(pos+1)*d], qkv[r*3*d+2*d:r*3*d+3*d])
+			out := att[r*d : (r+1)*d]
+			clear(out)
+			sc := s.scores[:pos+1]
+			for hh := range c.Heads {
+				qh := q[hh*hd : (hh+1)*hd]
+				mx := float32(math.Inf(-1))
+				for j := range sc {
+					v := gemm.Sdot(qh, kc[base+j*d+hh*hd:base+j*d+(hh+1)*hd]) * scale
+					sc[j] = v
+					mx = max(mx, v)
+				}
+				var sum float32
+				for j, v := range sc {
+					e := float32(math.Exp(float64(v - mx)))
+					sc[j] = e
+					sum += e
+				}
+				inv := 1 / sum
+				oh := out[hh*hd : (hh+1)*hd]
+				for j, e := range sc {
+					gemm.Saxpy(e*inv, vc[base+j*d+hh*hd:base+j*d+(hh+1)*hd], oh)
+				}
+			}
+		}
+		smpLinear(x, att, b.AttnProjW, b.AttnProjB, n, d, d, true)
+		smpLayerNorm(h, x, b.Ln2G, b.Ln2B, n, d)
+		fc := s.fc[:n*4*d]
+		smpLinear(fc, h, b.FcW, b.FcB, n, d, 4*d, false)
+		smpGelu(fc)
+		smpLinear(x, fc, b.ProjW, b.ProjB, n, 4*d, d, true)
+	}
+	h := s.h[:n*d]
+	smpLayerNorm(h, x, p.LnFG, p.LnFB, n, d)
+	gemm.Sgemm(false, true, n, c.Vocab, d, 1, h, d, p.Wte, d, 0, s.logits[:n*c.Vocab], c.Vocab)
+}
+
+// smpLinear computes y = x W + b for n rows (x: (n, in), W: (in, out)); with
+// accumulate it adds to y instead (a residual connection).
+func smpLinear(y, x, w, bias []float32, n, in, out int, accumulate bool) {
+	for r := range n {
+		yr := y[r*out : (r+1)*out]
+		if accumulate {
+			for i, v := range bias {
+				yr[i] += v
+			}
+		} else {
+			copy(yr, bias)
+		}
+	}
+	gemm.Sgemm(false, false, n, out, in, 1, x, in, w, out, 1, y, out)
+}
+
+// smpLNEps is GPT-2's LayerNorm epsilon.
+const smpLNEps = 1e-5
+
+// smpLayerNorm normalises each of n rows of x (width d) into y.
+func smpLayerNorm(y, x, g, b []float32, n, d int) {
+	for r := range n {
+		xr := x[r*d : (r+1)*d]
+		yr := y[r*d : (r+1)*d]
+		var mean float32
+		for _, v := range xr {
+			mean += v
+		}
+		mean /= float32(d)
+		var vr float32
+		for _, v := range xr {
+			dv := v - mean
+			vr += dv * dv
+		}
+		vr /= float32(d)
+		inv := float32(1 / math.Sqrt(float64(vr)+smpLNEps))
+		for i, v := range xr {
+			yr[i] = (v-mean)*inv*g[i] + b[i]
+		}
+	}
+}
+
+// smpGelu applies GPT-2's gelu_new, 0.5x(1+tanh(sqrt(2/pi)(x+0.044715x^3))),
+// in place.
+func smpGelu(x []float32) {
+	const c = 0.7978845608028654 // sqrt(2/pi)
+	for i, v := range x {
+		u := c * (v + 0.044715*v*v*v)
+		x[i] = 0.5 * v * (1 + smpTanh(u))
+	}
+}
+
+// smpTanh is tanh in float32 through one exponential: 1 - 2/(exp(2u)+1),
+// accurate to a few float32 ulps.
+func smpTanh(u float32) float32 {
+	if u > 10 {
+		return 1
+	}
+	if u < -10 {
+		return -1
+	}
+	if u > -0.0625 && u < 0.0625 { // avoid cancellation near 0
+		u2 := u * u
+		return u * (1 + u2*(-1.0/3+u2*(2.0/15-u2*17.0/315)))
+	}
+	e := float32(math.Exp(float64(2 * u)))
+	return 1 - 2/(e+1)
+}
+
+// draw picks the next token from one row of logits and returns it with its
+// temperature-1 log-probability over the full vocabulary.
+func (s *Sampler) draw(logits []float32, rng *rand.PCG, opts SampleOptions) (int32, float32) {
+	// The model's own log-normaliser, over the full vocabulary.
+	mx := float32(math.Inf(-1))
+	for _, v := range logits {
+		mx = max(mx, v)
+	}
+	var sum float64
+	for _, v := range logits {
+		sum += math.Exp(float64(v - mx))
+	}
+	lse := float64(mx) + math.Log(sum)
+	u := float64(rng.Uint64()>>11) / (1 << 53)
+
+	tok := s.choose(logits, u, opts)
+	return tok, float32(float64(logits[tok]) - lse)
+}
+
+// choose applies bans, temperature, top-k and top-p and picks a token with
+// the uniform variate u in [0, 1).
+func (s *Sampler) choose(logits []float32, u float64, opts SampleOptions) int32 {
+	v := len(logits)
+	mx := float32(math.Inf(-1))
+	arg := int32(-1)
+	allowed := 0
+	for i, l := range logits {
+		if s.banned[i] {
+			continue
+		}
+		allowed++
+		if l > mx || arg < 0 {
+			mx, arg = l, int32(i)
+		}
+	}
+	if opts.TopK == 1 {
+		return arg
+	}
+	invT := 1.0
+	if opts.Temperature > 0 {
+		invT = 1 / opts.Temperature
+	}
+	k := allowed
+	if opts.TopK > 0 {
+		k = min(k, opts.TopK)
+	}
+	topP := opts.TopP > 0 && opts.TopP < 1
+	if k == allowed && !topP {
+		// Plain draw over every allowed token.
+		var total float64
+		w := s.weight[:v]
+		for i, l := range logits {
+			if s.banned[i] {
+				w[i] = 0
+				continue
+			}
+			w[i] = math.Exp(float64(l-mx) * invT)
+			total += w[i]
+		}
+		target := u * total
+		last := arg
+		for i, wi := range w {
+			if wi == 0 {
+				continue
+			}
+			last = int32(i)
+			target -= wi
+			if target < 0 {
+				return int32(i)
+			}
+		}
+		return last // rounding: the walk ran off the end
+	}
+	// Rank the allowed tokens by logit, keep the top k (and top p).
+	o := &s.order
+	o.n = 0
+	for i, l := range logits {
+		if !s.banned[i] {
+			o.idx[o.n], o.val[o.n] = int32(i), l
+			o.n++
+		}
+	}
+	o.sortTop(k)
+	w := s.weight[:k]
+	var total float64
+	for i := range k {
+		w[i] = math.Exp(float64(o.val[i]-mx) * invT)
+		total += w[i]
+	}
+	if topP {
+		var cum float64
+		for i := range k {
+			cum += w[i]
+			if cum >= opts.TopP*total {
+				k = i + 1
+				total = cum
+				break
+			}
+		}
+	}
+	target := u * total
+	for i := range k {
+		target -= w[i]
+		if target < 0 {
+			return o.idx[i]
+		}
+	}
+	return o.idx[k-1]
+}
+
+// topSorter orders candidate tokens by logit, descending (ties by id), with
+// preallocated buffers.
+type topSorter struct {
+	idx []int32
+	val []float32
+	n   int
+}
+
+func (o *topSorter) less(i, j int) bool {
+	if o.val[i] != o.val[j] {
+		return o.val[i] > o.val[j]
+	}
+	return o.idx[i] < o.idx[j]
+}
+
+func (o *topSorter) swap(i, j int) {
+	o.idx[i], o.idx[j] = o.idx[j], o.idx[i]
+	o.val[i], o.val[j] = o.val[j], o.val[i]
+}
+
+// sortTop moves the k best of the n candidates to the front, sorted: a
+// selection by repeated partitioning, then an insertion sort of the k.
+func (o *topSorter) sortTop(k int) {
+	lo, hi := 0, o.n-1
+	for hi > lo && k < o.n {
+		// Median-of-three pivot to position hi, then Lomuto partition.
+		mid := lo + (hi-lo)/2
+		if o.less(mid, lo) {
+			o.swap(mid, lo)
+		}
+		if o.less(hi, lo) {
+			o.swap(hi, lo)
+		}
+		if o.less(mid, hi) {
+			o.swap(mid, hi)
+		}
+		st := lo
+		for i := lo; i < hi; i++ {
+			if o.less(i, hi) {
+				o.swap(i, st)
+				st++
+			}
+		}
+		o.swap(st, hi)
+		switch {
+		case st == k-1 || st == k:
+			hi = lo // done: the first k are the best
+		case st < k:
+			lo = st + 1
+		default:
+			hi = st - 1
+		}
+	}
+	for i := 1; i < k; i++ {
+		for j := i; j > 0 && o.less(j, j-1); j-- {
+			o.swap(j, j-1)
+		}
+	}
+}
