@@ -1,0 +1,558 @@
+// Package pluginrt launches and supervises the host's plugins.
+//
+// A plugin is named by a path: an executable file runs as it is; a directory
+// holding a Go main package is built with `go build` into a cache directory
+// (rebuilt only when its sources change) and then run. Plugins are launched
+// through go-plugin with AutoMTLS; their hclog output appears in the host's
+// log under their name. The runtime calls Describe and Configure, checks the
+// plugin is of the kind asked for, and replaces a plugin process that died:
+// an algorithm call is retried transparently on the fresh process; a reward
+// call returns an error wrapping ErrRestarted, because the fresh process lost
+// the reward's in-memory state (the host restores it with LoadState and
+// retries).
+package pluginrt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/p3o-rlhf/p3o/sdk"
+)
+
+// ErrRestarted is wrapped by the error of a reward plugin call that found its
+// plugin process dead and replaced it: the fresh process is described and
+// configured but lost the old one's state. Restore it with LoadState, then
+// retry the call.
+var ErrRestarted = errors.New("plugin process was replaced and lost its state")
+
+// maxAttempts bounds how often one call is tried on fresh processes.
+const maxAttempts = 3
+
+// Runtime starts plugins and stops them all on Close. It is safe for
+// concurrent use.
+type Runtime struct {
+	logger   hclog.Logger
+	cacheDir string
+
+	mu      sync.Mutex
+	plugins []*proc
+	closed  bool
+}
+
+// New returns a runtime logging to logger (nil: discard) and building
+// directory plugins into cacheDir ("": the user cache directory,
+// e.g. ~/.cache/p3o/plugins).
+func New(logger hclog.Logger, cacheDir string) *Runtime {
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+	}
+	if cacheDir == "" {
+		if d, err := os.UserCacheDir(); err == nil {
+			cacheDir = filepath.Join(d, "p3o", "plugins")
+		} else {
+			cacheDir = filepath.Join(os.TempDir(), "p3o-plugins")
+		}
+	}
+	return &Runtime{logger: logger, cacheDir: cacheDir}
+}
+
+// Close stops every plugin process this runtime started. Plugins used after
+// Close return an error.
+func (rt *Runtime) Close() error {
+	rt.mu.Lock()
+	ps := rt.plugins
+	rt.plugins = nil
+	rt.closed = true
+	rt.mu.Unlock()
+	for _, p := range ps {
+		p.close()
+	}
+	return nil
+}
+
+// Algorithm starts the algorithm plugin at path, describes it, checks it is
+// an algorithm, and configures it with options (TOML text of its table).
+func (rt *Runtime) Algorithm(ctx context.Context, path string, options []byte) (*AlgorithmPlugin, error) {
+	p, err := rt.open(ctx, path, sdk.KindAlgorithm, options)
+	if err != nil {
+		return nil, err
+	}
+	return &AlgorithmPlugin{p: p}, nil
+}
+
+// Reward starts the reward plugin at path, describes it, checks it is a
+// reward, and configures it with options (TOML text of its table).
+func (rt *Runtime) Reward(ctx context.Context, path string, options []byte) (*RewardPlugin, error) {
+	p, err := rt.open(ctx, path, sdk.KindReward, options)
+	if err != nil {
+		return nil, err
+	}
+	return &RewardPlugin{p: p}, nil
+}
+
+// Describe starts the plugin at path, whatever its kind, returns its Spec and
+// stops it. It does not configure the plugin.
+func (rt *Runtime) Describe(ctx context.Context, path string) (*sdk.Spec, error) {
+	exe, err := rt.executable(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: %w", path, err)
+	}
+	p := &proc{rt: rt, path: path, exe: exe}
+	inst, err := p.launch()
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: %w", path, err)
+	}
+	defer inst.client.Kill()
+	spec, _, err := inst.describe(ctx, "")
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: %w", path, err)
+	}
+	return spec, nil
+}
+
+// open resolves, launches, describes, checks and configures a plugin.
+func (rt *Runtime) open(ctx context.Context, path string, kind sdk.Kind, options []byte) (*proc, error) {
+	exe, err := rt.executable(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: %w", path, err)
+	}
+	p := &proc{rt: rt, path: path, exe: exe, kind: kind, options: options}
+	inst, err := p.start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p.cur = inst
+	p.spec = inst.spec
+	rt.mu.Lock()
+	if rt.closed {
+		rt.mu.Unlock()
+		inst.client.Kill()
+		return nil, fmt.Errorf("plugin %s: runtime is closed", path)
+	}
+	rt.plugins = append(rt.plugins, p)
+	rt.mu.Unlock()
+	return p, nil
+}
+
+// proc is one plugin: its path and options and the process currently serving
+// it, replaced when it dies.
+type proc struct {
+	rt      *Runtime
+	path    string
+	exe     string
+	kind    sdk.Kind
+	options []byte
+
+	mu       sync.Mutex
+	cur      *instance
+	spec     *sdk.Spec
+	restarts int
+	closed   bool
+}
+
+// instance is one plugin process and its dispensed client.
+type instance struct {
+	client *plugin.Client
+	proto  plugin.ClientProtocol
+	stderr *tailWriter
+	spec   *sdk.Spec
+	impl   any // *sdk.AlgorithmClient or *sdk.RewardClient
+}
+
+// launch starts the plugin process and completes the handshake.
+func (p *proc) launch() (*instance, error) {
+	tail := &tailWriter{}
+	cmd := exec.Command(p.exe)
+	cmd.Env = append(os.Environ(), "P3O_PLUGIN_PATH="+p.path)
+	client := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  sdk.Handshake,
+		Plugins:          sdk.PluginSet(),
+		Cmd:              cmd,
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		AutoMTLS:         true,
+		Logger:           p.rt.logger,
+		Stderr:           tail,
+		GRPCDialOptions:  sdk.GRPCDialOptions(),
+		StartTimeout:     time.Minute,
+	})
+	proto, err := client.Client()
+	if err != nil {
+		client.Kill()
+		return nil, startError(err, client, tail)
+	}
+	return &instance{client: client, proto: proto, stderr: tail}, nil
+}
+
+// start launches a process and describes, checks and configures it.
+func (p *proc) start(ctx context.Context) (*instance, error) {
+	inst, err := p.launch()
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: %w", p.path, err)
+	}
+	spec, impl, err := inst.describe(ctx, p.kind)
+	if err == nil && spec.Kind != p.kind {
+		err = fmt.Errorf("is a %s plugin (%s), not an %s plugin", spec.Kind, spec.Name, p.kind)
+		if p.kind == sdk.KindReward {
+			err = fmt.Errorf("is an %s plugin (%s), not a %s plugin", spec.Kind, spec.Name, p.kind)
+		}
+	}
+	if err == nil {
+		req := &sdk.ConfigureRequest{Options: p.options}
+		switch c := impl.(type) {
+		case sdk.Algorithm:
+			err = c.Configure(ctx, req)
+		case sdk.Reward:
+			err = c.Configure(ctx, req)
+		}
+		if err != nil {
+			err = fmt.Errorf("configure: %w", err)
+		}
+	}
+	if err != nil {
+		inst.client.Kill()
+		return nil, fmt.Errorf("plugin %s: %w", p.path, err)
+	}
+	inst.spec, inst.impl = spec, impl
+	return inst, nil
+}
+
+// describe asks the plugin for its Spec, as the kind asked for first ("" for
+// any), then as the other kind, so a plugin of the wrong kind is named.
+func (inst *instance) describe(ctx context.Context, kind sdk.Kind) (*sdk.Spec, any, error) {
+	kinds := []sdk.Kind{sdk.KindAlgorithm, sdk.KindReward}
+	if kind == sdk.KindReward {
+		kinds = []sdk.Kind{sdk.KindReward, sdk.KindAlgorithm}
+	}
+	var firstErr error
+	for _, k := range kinds {
+		raw, err := inst.proto.Dispense(string(k))
+		if err != nil {
+			return nil, nil, fmt.Errorf("dispense %s: %w", k, err)
+		}
+		var spec *sdk.Spec
+		switch c := raw.(type) {
+		case *sdk.AlgorithmClient:
+			spec, err = c.Describe(ctx)
+		case *sdk.RewardClient:
+			spec, err = c.Describe(ctx)
+		default:
+			return nil, nil, fmt.Errorf("dispense %s: unexpected client %T", k, raw)
+		}
+		if errors.Is(err, sdk.ErrNotServed) {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("describe: %w", err)
+		}
+		if spec.Kind == "" {
+			spec.Kind = k
+		}
+		if spec.Kind != k {
+			return nil, nil, fmt.Errorf("serves the %s protocol but its Spec says kind %q", k, spec.Kind)
+		}
+		if spec.ProtocolVersion == 0 {
+			spec.ProtocolVersion = inst.client.NegotiatedVersion()
+		}
+		return spec, raw, nil
+	}
+	return nil, nil, fmt.Errorf("describe: serves neither an algorithm nor a reward: %w", firstErr)
+}
+
+// startError turns a go-plugin start error into a one-line cause.
+func startError(err error, client *plugin.Client, tail *tailWriter) error {
+	msg := err.Error()
+	first, _, _ := strings.Cut(msg, "\n")
+	if strings.Contains(msg, "Failed to read any lines from plugin's stdout") {
+		// Stdout closed without a line: the process is exiting. Give it a
+		// moment so its exit and last stderr line can be reported.
+		for i := 0; i < 100 && !client.Exited(); i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+		for i := 0; i < 20 && tail.last() == ""; i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if client.Exited() {
+			msg = "plugin exited before we could connect"
+		}
+	}
+	switch {
+	case strings.HasPrefix(strings.ToLower(msg), "incompatible api version with plugin"):
+		// "Incompatible API version with plugin. Plugin version: 2, Client versions: [1]"
+		_, versions, _ := strings.Cut(first, ". ")
+		return fmt.Errorf("speaks another plugin protocol (%s); rebuild it against this sdk (protocol %d)", versions, sdk.ProtocolVersion)
+	case strings.HasPrefix(msg, "plugin exited before we could connect"):
+		if last := tail.last(); last != "" {
+			return fmt.Errorf("exited before the handshake: %s", last)
+		}
+		return errors.New("exited before the handshake (no output on stderr)")
+	case strings.HasPrefix(msg, "Unrecognized remote plugin message"):
+		line := strings.TrimSpace(strings.TrimPrefix(first, "Unrecognized remote plugin message:"))
+		if line == "" {
+			return errors.New("printed nothing on stdout and no handshake; is it a plugin built with sdk.ServeAlgorithm or sdk.ServeReward?")
+		}
+		return fmt.Errorf("wrote %q to stdout before the handshake; a plugin must not print to stdout (log to stderr)", line)
+	case strings.Contains(msg, "exec format error"):
+		return errors.New("not a program this machine can run (exec format error)")
+	}
+	return errors.New(strings.Join(strings.Fields(msg), " "))
+}
+
+// tailWriter keeps the last lines a plugin wrote to stderr, for errors.
+type tailWriter struct {
+	mu    sync.Mutex
+	lines []string
+	part  []byte
+}
+
+func (w *tailWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, c := range b {
+		if c != '\n' {
+			if len(w.part) < 4096 {
+				w.part = append(w.part, c)
+			}
+			continue
+		}
+		if s := strings.TrimSpace(string(w.part)); s != "" {
+			w.lines = append(w.lines, s)
+			if len(w.lines) > 8 {
+				w.lines = w.lines[1:]
+			}
+		}
+		w.part = w.part[:0]
+	}
+	return len(b), nil
+}
+
+// last returns the last non-empty line written, with a JSON log line reduced
+// to its message.
+func (w *tailWriter) last() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.lines) == 0 {
+		return strings.TrimSpace(string(w.part))
+	}
+	return w.lines[len(w.lines)-1]
+}
+
+// close stops the current process; later calls fail.
+func (p *proc) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	if p.cur != nil {
+		p.cur.client.Kill()
+		p.cur = nil
+	}
+}
+
+// current returns a live instance, replacing a dead one. replaced reports
+// whether this call started a new process.
+func (p *proc) current(ctx context.Context, dead *instance) (inst *instance, replaced bool, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, false, fmt.Errorf("plugin %s: closed", p.path)
+	}
+	if p.cur != nil && p.cur != dead && !p.cur.client.Exited() {
+		return p.cur, false, nil
+	}
+	if p.cur != nil {
+		p.cur.client.Kill()
+	}
+	p.cur = nil
+	inst, err = p.start(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("replace dead process: %w", err)
+	}
+	p.cur = inst
+	p.restarts++
+	p.rt.logger.Warn(fmt.Sprintf("plugin %s replaced", p.spec.Name), "path", p.path, "restarts", p.restarts)
+	return inst, true, nil
+}
+
+// died reports whether err means the process serving inst is gone (rather
+// than an error returned by the plugin or a cancelled context).
+func died(ctx context.Context, inst *instance, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	if inst.client.Exited() {
+		return true
+	}
+	switch status.Code(err) {
+	case codes.Unavailable, codes.Canceled:
+		return true
+	}
+	return false
+}
+
+// call runs f on a live process. When the process is found dead, before or
+// during the call, it is replaced; the call is then retried if retry is true
+// and otherwise fails with an error wrapping ErrRestarted.
+func call[T any](ctx context.Context, p *proc, retry bool, f func(impl any) (T, error)) (T, error) {
+	var zero T
+	var dead *instance
+	for attempt := 1; ; attempt++ {
+		inst, replaced, err := p.current(ctx, dead)
+		if err != nil {
+			return zero, err
+		}
+		if replaced && !retry {
+			return zero, fmt.Errorf("plugin %s: %w", p.path, ErrRestarted)
+		}
+		v, err := f(inst.impl)
+		if err == nil {
+			return v, nil
+		}
+		if !died(ctx, inst, err) {
+			return zero, err
+		}
+		p.rt.logger.Warn(fmt.Sprintf("plugin %s died", p.spec.Name), "path", p.path, "error", err)
+		if attempt >= maxAttempts {
+			return zero, fmt.Errorf("plugin %s: died %d times in a row: %w", p.path, attempt, err)
+		}
+		dead = inst
+	}
+}
+
+// AlgorithmPlugin is an algorithm plugin process supervised by a Runtime. It
+// implements sdk.Algorithm; a call that finds the process dead starts a fresh
+// one (Describe and Configure again) and retries. Safe for concurrent use.
+type AlgorithmPlugin struct{ p *proc }
+
+var _ sdk.Algorithm = (*AlgorithmPlugin)(nil)
+
+// Spec returns the plugin's Spec (as described at start; do not modify).
+func (a *AlgorithmPlugin) Spec() *sdk.Spec { return a.p.spec }
+
+// Restarts returns how many times the plugin process was replaced.
+func (a *AlgorithmPlugin) Restarts() int {
+	a.p.mu.Lock()
+	defer a.p.mu.Unlock()
+	return a.p.restarts
+}
+
+// Close stops the plugin process.
+func (a *AlgorithmPlugin) Close() error {
+	a.p.close()
+	return nil
+}
+
+// Describe returns the plugin's Spec from the running process.
+func (a *AlgorithmPlugin) Describe(ctx context.Context) (*sdk.Spec, error) {
+	return call(ctx, a.p, true, func(impl any) (*sdk.Spec, error) { return impl.(sdk.Algorithm).Describe(ctx) })
+}
+
+// Configure reconfigures the plugin; the options are kept, so a replacement
+// process gets the same ones.
+func (a *AlgorithmPlugin) Configure(ctx context.Context, req *sdk.ConfigureRequest) error {
+	_, err := call(ctx, a.p, true, func(impl any) (struct{}, error) {
+		return struct{}{}, impl.(sdk.Algorithm).Configure(ctx, req)
+	})
+	if err == nil {
+		a.p.mu.Lock()
+		a.p.options = req.Options
+		a.p.mu.Unlock()
+	}
+	return err
+}
+
+// Prepare calls the plugin's Prepare.
+func (a *AlgorithmPlugin) Prepare(ctx context.Context, req *sdk.PrepareRequest) (*sdk.PrepareResponse, error) {
+	return call(ctx, a.p, true, func(impl any) (*sdk.PrepareResponse, error) { return impl.(sdk.Algorithm).Prepare(ctx, req) })
+}
+
+// Loss calls the plugin's Loss.
+func (a *AlgorithmPlugin) Loss(ctx context.Context, req *sdk.LossRequest) (*sdk.LossResponse, error) {
+	return call(ctx, a.p, true, func(impl any) (*sdk.LossResponse, error) { return impl.(sdk.Algorithm).Loss(ctx, req) })
+}
+
+// RewardPlugin is a reward plugin process supervised by a Runtime. It
+// implements sdk.Reward. A call that finds the process dead starts a fresh
+// one (Describe and Configure again); since the fresh process lost the
+// reward's state, the call returns an error wrapping ErrRestarted instead of
+// retrying, except LoadState (which restores the state) and, for a reward
+// whose Spec says it is not Trainable (no state beyond its options), every
+// call. Safe for concurrent use.
+type RewardPlugin struct{ p *proc }
+
+var _ sdk.Reward = (*RewardPlugin)(nil)
+
+// Spec returns the plugin's Spec (as described at start; do not modify).
+func (r *RewardPlugin) Spec() *sdk.Spec { return r.p.spec }
+
+// Restarts returns how many times the plugin process was replaced.
+func (r *RewardPlugin) Restarts() int {
+	r.p.mu.Lock()
+	defer r.p.mu.Unlock()
+	return r.p.restarts
+}
+
+// Close stops the plugin process.
+func (r *RewardPlugin) Close() error {
+	r.p.close()
+	return nil
+}
+
+// stateless reports whether a replaced process loses nothing.
+func (r *RewardPlugin) stateless() bool { return !r.p.spec.Trainable }
+
+// Describe returns the plugin's Spec from the running process.
+func (r *RewardPlugin) Describe(ctx context.Context) (*sdk.Spec, error) {
+	return call(ctx, r.p, true, func(impl any) (*sdk.Spec, error) { return impl.(sdk.Reward).Describe(ctx) })
+}
+
+// Configure reconfigures the plugin; the options are kept, so a replacement
+// process gets the same ones.
+func (r *RewardPlugin) Configure(ctx context.Context, req *sdk.ConfigureRequest) error {
+	_, err := call(ctx, r.p, r.stateless(), func(impl any) (struct{}, error) {
+		return struct{}{}, impl.(sdk.Reward).Configure(ctx, req)
+	})
+	if err == nil {
+		r.p.mu.Lock()
+		r.p.options = req.Options
+		r.p.mu.Unlock()
+	}
+	return err
+}
+
+// Score calls the plugin's Score.
+func (r *RewardPlugin) Score(ctx context.Context, req *sdk.ScoreRequest) (*sdk.ScoreResponse, error) {
+	return call(ctx, r.p, r.stateless(), func(impl any) (*sdk.ScoreResponse, error) { return impl.(sdk.Reward).Score(ctx, req) })
+}
+
+// Train calls the plugin's Train.
+func (r *RewardPlugin) Train(ctx context.Context, req *sdk.TrainRequest) (*sdk.TrainResponse, error) {
+	return call(ctx, r.p, r.stateless(), func(impl any) (*sdk.TrainResponse, error) { return impl.(sdk.Reward).Train(ctx, req) })
+}
+
+// SaveState calls the plugin's SaveState.
+func (r *RewardPlugin) SaveState(ctx context.Context) ([]byte, error) {
+	return call(ctx, r.p, r.stateless(), func(impl any) ([]byte, error) { return impl.(sdk.Reward).SaveState(ctx) })
+}
+
+// LoadState calls the plugin's LoadState; it is retried on a fresh process,
+// since it restores everything a replacement lost.
+func (r *RewardPlugin) LoadState(ctx context.Context, state []byte) error {
+	_, err := call(ctx, r.p, true, func(impl any) (struct{}, error) {
+		return struct{}{}, impl.(sdk.Reward).LoadState(ctx, state)
+	})
+	return err
+}
