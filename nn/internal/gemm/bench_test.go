@@ -1,0 +1,112 @@
+package gemm
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+)
+
+type sgemmFunc func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
+
+type benchImpl struct {
+	name    string
+	threads int // for this package's Sgemm: SetThreads value; 0 otherwise
+	f       sgemmFunc
+}
+
+func gonumSgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	ta, tb := blas.NoTrans, blas.NoTrans
+	if transA {
+		ta = blas.Trans
+	}
+	if transB {
+		tb = blas.Trans
+	}
+	gonum.Implementation{}.Sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// benchImpls are the implementations compared; openblas_test.go (build tag
+// openblas) adds OpenBLAS through cgo.
+var benchImpls = []benchImpl{
+	{name: "gemm-1t", threads: 1, f: Sgemm},
+	{name: "gemm-2t", threads: 2, f: Sgemm},
+	{name: "gonum", f: gonumSgemm},
+}
+
+// benchShapes are the products of the reference GPT (d_model 128, 4 heads,
+// context 64, batch 16: N = 1024 rows, vocabulary 257).
+var benchShapes = []struct {
+	name           string
+	transA, transB bool
+	m, n, k        int
+}{
+	{"fwd_qkv_1024x384x128_NN", false, false, 1024, 384, 128},
+	{"fwd_fc_1024x512x128_NN", false, false, 1024, 512, 128},
+	{"fwd_proj2_1024x128x512_NN", false, false, 1024, 128, 512},
+	{"fwd_proj_1024x128x128_NN", false, false, 1024, 128, 128},
+	{"fwd_lmhead_1024x257x128_NT", false, true, 1024, 257, 128},
+	{"bwd_dx_qkv_1024x128x384_NT", false, true, 1024, 128, 384},
+	{"bwd_dx_fc_1024x128x512_NT", false, true, 1024, 128, 512},
+	{"bwd_dx_lmhead_1024x128x257_NN", false, false, 1024, 128, 257},
+	{"bwd_dw_qkv_128x384x1024_TN", true, false, 128, 384, 1024},
+	{"bwd_dw_fc_128x512x1024_TN", true, false, 128, 512, 1024},
+	{"bwd_dw_proj2_512x128x1024_TN", true, false, 512, 128, 1024},
+	{"bwd_dw_lmhead_257x128x1024_TN", true, false, 257, 128, 1024},
+	{"attn_scores_64x64x32_NT", false, true, 64, 64, 32},
+	{"attn_out_64x32x64_NN", false, false, 64, 32, 64},
+	{"attn_dk_64x32x64_TN", true, false, 64, 32, 64},
+	{"sample_qkv_16x384x128_NN", false, false, 16, 384, 128},
+	{"sample_fc_16x512x128_NN", false, false, 16, 512, 128},
+	{"sample_proj2_16x128x512_NN", false, false, 16, 128, 512},
+	{"sample_lmhead_16x257x128_NT", false, true, 16, 257, 128},
+}
+
+// BenchmarkSgemm reports GFLOP/s (2*m*n*k per call) per shape and
+// implementation, with beta = 1 as in gradient accumulation.
+func BenchmarkSgemm(b *testing.B) {
+	for _, s := range benchShapes {
+		r := rand.New(rand.NewPCG(1, 1))
+		x := randSlice(r, s.m*s.k)
+		y := randSlice(r, s.k*s.n)
+		z := randSlice(r, s.m*s.n)
+		lda, ldb := s.k, s.n
+		if s.transA {
+			lda = s.m
+		}
+		if s.transB {
+			ldb = s.k
+		}
+		for _, im := range benchImpls {
+			b.Run(s.name+"/"+im.name, func(b *testing.B) {
+				if im.threads > 0 {
+					defer SetThreads(SetThreads(im.threads))
+				}
+				for b.Loop() {
+					im.f(s.transA, s.transB, s.m, s.n, s.k, 1, x, lda, y, ldb, 1, z, s.n)
+				}
+				b.ReportMetric(2*float64(s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}
+
+func BenchmarkSdot(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 1))
+	x, y := randSlice(r, 128), randSlice(r, 128)
+	var s float32
+	for b.Loop() {
+		s += Sdot(x, y)
+	}
+	b.ReportMetric(2*128*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+func BenchmarkSaxpy(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 1))
+	x, y := randSlice(r, 384), randSlice(r, 384)
+	for b.Loop() {
+		Saxpy(1e-3, x, y)
+	}
+	b.ReportMetric(2*384*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}

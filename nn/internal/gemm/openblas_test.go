@@ -1,0 +1,16 @@
+//go:build openblas && cgo
+
+package gemm
+
+import (
+	"fmt"
+
+	"github.com/p3o-rlhf/p3o/nn/internal/gemm/internal/openblas"
+)
+
+func init() {
+	benchImpls = append(benchImpls, benchImpl{
+		name: fmt.Sprintf("openblas-%dt", openblas.Threads()),
+		f:    openblas.Sgemm,
+	})
+}
