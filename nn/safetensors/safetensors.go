@@ -123,6 +123,20 @@ func Decode(name string, b []byte) (*File, error) {
 			}
 			continue
 		}
+		// encoding/json matches field names case-insensitively: check the
+		// exact keys first so a corrupted key is not silently accepted.
+		var keys map[string]json.RawMessage
+		if err := json.Unmarshal(v, &keys); err != nil {
+			return nil, fail("tensor %q: bad header entry: %v", k, err)
+		}
+		for key := range keys {
+			if key != "dtype" && key != "shape" && key != "data_offsets" {
+				return nil, fail("tensor %q: unknown header field %q (want dtype, shape, data_offsets)", k, key)
+			}
+		}
+		if len(keys) != 3 {
+			return nil, fail("tensor %q: header entry needs dtype, shape and data_offsets", k)
+		}
 		var e entry
 		d := json.NewDecoder(bytes.NewReader(v))
 		d.DisallowUnknownFields()
