@@ -108,8 +108,9 @@ type Prefs struct {
 
 // RewardModel configures the reward model stage.
 type RewardModel struct {
-	State     string `toml:"state"`
-	Normalize string `toml:"normalize"`
+	State     string  `toml:"state"`
+	Normalize string  `toml:"normalize"`
+	Clip      float64 `toml:"clip"`
 }
 
 // Eval configures the held-out evaluation.
@@ -405,7 +406,8 @@ func (c *Config) Validate() error {
 	check(c.KL.Mode == "fixed" || c.KL.Mode == "adaptive", `kl.mode = %q must be "fixed" or "adaptive"`, c.KL.Mode)
 	check(c.KL.Beta >= 0, "kl.beta = %g must be >= 0", c.KL.Beta)
 	check(c.KL.Mode != "adaptive" || (c.KL.Target > 0 && c.KL.Horizon > 0), "kl.target and kl.horizon must be > 0 in adaptive mode")
-	check(c.RewardModel.Normalize == "none" || c.RewardModel.Normalize == "running", `reward_model.normalize = %q must be "none" or "running"`, c.RewardModel.Normalize)
+	check(c.RewardModel.Normalize == "none" || c.RewardModel.Normalize == "running" || c.RewardModel.Normalize == "scale", `reward_model.normalize = %q must be "none", "running" or "scale"`, c.RewardModel.Normalize)
+	check(c.RewardModel.Clip >= 0, "reward_model.clip = %g must be >= 0", c.RewardModel.Clip)
 	check(c.Prefs.HeldOut >= 0 && c.Prefs.HeldOut < 1, "prefs.heldout = %g must be in [0, 1)", c.Prefs.HeldOut)
 	check(c.Eval.Prompts >= 0, "eval.prompts = %d must be >= 0", c.Eval.Prompts)
 	check(c.Offline.Batch >= 1, "offline.batch = %d must be >= 1", c.Offline.Batch)
