@@ -1,0 +1,408 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	"github.com/hashicorp/go-hclog"
+	"github.com/p3o-rlhf/p3o/host/internal/pluginrt"
+	"github.com/p3o-rlhf/p3o/host/internal/prefdata"
+	"github.com/p3o-rlhf/p3o/host/internal/task"
+	"github.com/p3o-rlhf/p3o/sdk"
+	"github.com/schollz/progressbar/v3"
+)
+
+func init() {
+	register("reward", "train a reward model plugin on comparisons (JSONL, hh-rlhf or finegrained-qa)", runReward)
+}
+
+// Files of a reward run directory.
+const (
+	rewardStateFile  = "reward.state" // the plugin's SaveState, after every chunk
+	rewardRunFile    = "run.json"     // the run's arguments, checked on --resume
+	rewardReportFile = "report.json"  // the final report
+	rewardOptsFile   = "reward.toml"  // the plugin options, for an RLHF config
+)
+
+// rewardArgs are the arguments that define a reward run; --resume requires
+// the same ones.
+type rewardArgs struct {
+	Reward  string  `json:"reward"`
+	Data    string  `json:"data"`
+	HeldOut float64 `json:"heldout"`
+	Seed    uint64  `json:"seed"`
+	Options string  `json:"options"`
+}
+
+// rewardReport is report.json.
+type rewardReport struct {
+	rewardArgs
+	Plugin          string             `json:"plugin"`
+	Records         int                `json:"records"`
+	Skipped         map[string]int     `json:"skipped,omitempty"`
+	TrainPairs      int                `json:"train_pairs"`
+	HeldOutPairs    int                `json:"heldout_pairs"`
+	Steps           int                `json:"steps"`
+	Seconds         float64            `json:"seconds"`
+	HeldOutAccuracy float64            `json:"heldout_accuracy"`
+	GoldAccuracy    *float64           `json:"heldout_gold_accuracy,omitempty"`
+	Spearman        *float64           `json:"heldout_spearman_gold,omitempty"`
+	Stats           map[string]float64 `json:"stats,omitempty"`
+}
+
+// setFlags collects repeated --set key=value flags.
+type setFlags []string
+
+func (s *setFlags) String() string     { return strings.Join(*s, ",") }
+func (s *setFlags) Set(v string) error { *s = append(*s, v); return nil }
+
+func runReward(ctx context.Context, args []string) error {
+	var (
+		a       rewardArgs
+		sets    setFlags
+		out     string
+		chunk   int
+		evalN   int
+		resume  bool
+		verbose bool
+		dataDir string
+	)
+	fs := flag.NewFlagSet("reward", flag.ContinueOnError)
+	fs.StringVar(&a.Reward, "reward", "plugins/rewardbtl", "reward plugin (executable or Go main package directory)")
+	fs.StringVar(&a.Data, "data", "", "comparisons: a TRL JSONL file, hh-rlhf or finegrained-qa (required)")
+	fs.Float64Var(&a.HeldOut, "heldout", 0.2, "fraction of comparisons held out for evaluation")
+	fs.Uint64Var(&a.Seed, "seed", 1, "seed of the held-out split")
+	fs.Var(&sets, "set", "plugin option key=value (repeatable; value is TOML, bare words become strings)")
+	fs.StringVar(&out, "out", "", "run directory (default runs/reward-NAME)")
+	fs.IntVar(&chunk, "chunk", 50, "optimiser steps per Train call; the state is saved after each")
+	fs.IntVar(&evalN, "eval-every", 4, "evaluate on the held-out set every N chunks (and at the end)")
+	fs.BoolVar(&resume, "resume", false, "continue the run in --out from its saved state")
+	fs.BoolVar(&verbose, "v", false, "show the plugin's log")
+	fs.StringVar(&dataDir, "data-dir", "", "shared data folder (default: ../shared/data next to the project root)")
+	fs.Usage = func() {
+		fmt.Fprintln(os.Stderr, "usage: host reward --data FILE|hh-rlhf|finegrained-qa [flags]\n\nTrains a reward plugin on comparisons in chunks, saving its state to\nOUT/reward.state after each chunk (interrupt and rerun with --resume).\n\nflags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if fs.NArg() > 0 || a.Data == "" {
+		fs.Usage()
+		if a.Data == "" {
+			return errors.New("reward: --data is required")
+		}
+		return fmt.Errorf("reward: unexpected argument %q", fs.Arg(0))
+	}
+	if chunk < 1 || evalN < 1 {
+		return fmt.Errorf("reward: --chunk %d and --eval-every %d: want >= 1", chunk, evalN)
+	}
+	opts, err := setOptions(sets)
+	if err != nil {
+		return fmt.Errorf("reward: %w", err)
+	}
+	a.Options = string(opts)
+	if out == "" {
+		out = filepath.Join("runs", "reward-"+strings.TrimSuffix(filepath.Base(a.Data), filepath.Ext(a.Data)))
+	}
+	if dataDir == "" && (a.Data == prefdata.SourceHHRLHF || a.Data == prefdata.SourceFineGrainedQA) {
+		if dataDir, err = task.DataDir(); err != nil {
+			return fmt.Errorf("reward: %w (or pass --data-dir)", err)
+		}
+	}
+	level := hclog.Warn
+	if verbose {
+		level = hclog.Debug
+	}
+	logger := hclog.New(&hclog.LoggerOptions{Name: "host", Level: level, Output: os.Stderr})
+	return trainReward(ctx, a, out, dataDir, chunk, evalN, resume, logger)
+}
+
+// setOptions turns key=value pairs into TOML text. A value that is not a
+// TOML value (e.g. a path) becomes a string.
+func setOptions(sets []string) ([]byte, error) {
+	var b strings.Builder
+	for _, s := range sets {
+		k, v, ok := strings.Cut(s, "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--set %q: want key=value", s)
+		}
+		line := k + " = " + v + "\n"
+		var probe map[string]any
+		if _, err := toml.Decode(line, &probe); err != nil {
+			q, _ := json.Marshal(v) // a JSON string is a TOML basic string
+			line = k + " = " + string(q) + "\n"
+		}
+		b.WriteString(line)
+	}
+	return []byte(b.String()), nil
+}
+
+func trainReward(ctx context.Context, a rewardArgs, out, dataDir string, chunk, evalN int, resume bool, logger hclog.Logger) error {
+	t0 := time.Now()
+	pairs, st, err := prefdata.Load(ctx, a.Data, dataDir)
+	if err != nil {
+		return fmt.Errorf("reward: %w", err)
+	}
+	fmt.Printf("data %s: %s\n", a.Data, st)
+	train, held, err := prefdata.Split(pairs, a.HeldOut, a.Seed)
+	if err != nil {
+		return fmt.Errorf("reward: %w", err)
+	}
+	if len(train) == 0 {
+		return fmt.Errorf("reward: no training comparisons in %s", a.Data)
+	}
+	fmt.Printf("split: %d train, %d held out\n", len(train), len(held))
+
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return fmt.Errorf("reward: %w", err)
+	}
+	statePath := filepath.Join(out, rewardStateFile)
+	runPath := filepath.Join(out, rewardRunFile)
+	var state []byte
+	if resume {
+		var prev rewardArgs
+		b, err := os.ReadFile(runPath)
+		if err != nil {
+			return fmt.Errorf("reward: --resume: %w", err)
+		}
+		if err := json.Unmarshal(b, &prev); err != nil {
+			return fmt.Errorf("reward: --resume: %s: %w", runPath, err)
+		}
+		if prev != a {
+			return fmt.Errorf("reward: --resume: the run in %s was started with %+v, not %+v", out, prev, a)
+		}
+		if state, err = os.ReadFile(statePath); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("reward: --resume: %w", err)
+		}
+	} else if _, err := os.Stat(statePath); err == nil {
+		return fmt.Errorf("reward: %s exists: pass --resume to continue that run or choose another --out", statePath)
+	}
+	b, _ := json.MarshalIndent(a, "", "  ")
+	if err := writeFileAtomic(runPath, b); err != nil {
+		return fmt.Errorf("reward: %w", err)
+	}
+	if err := writeFileAtomic(filepath.Join(out, rewardOptsFile), []byte(a.Options)); err != nil {
+		return fmt.Errorf("reward: %w", err)
+	}
+
+	rt := pluginrt.New(logger, "")
+	defer rt.Close()
+	r, err := rt.Reward(ctx, a.Reward, []byte(a.Options))
+	if err != nil {
+		return fmt.Errorf("reward: %w", err)
+	}
+	if !r.Spec().Trainable {
+		return fmt.Errorf("reward: plugin %s (%s) is not trainable", a.Reward, r.Spec().Name)
+	}
+	if state != nil {
+		if err := r.LoadState(ctx, state); err != nil {
+			return fmt.Errorf("reward: --resume: %w", err)
+		}
+		fmt.Printf("resumed from %s\n", statePath)
+	}
+	trainCs, heldCs := prefdata.Comparisons(train), prefdata.Comparisons(held)
+
+	// trainCall retries once after a plugin restart, restoring the state.
+	trainCall := func(req *sdk.TrainRequest) (*sdk.TrainResponse, error) {
+		resp, err := r.Train(ctx, req)
+		if errors.Is(err, pluginrt.ErrRestarted) && state != nil {
+			logger.Warn("reward plugin restarted; restoring its state", "path", statePath)
+			if err := r.LoadState(ctx, state); err != nil {
+				return nil, err
+			}
+			resp, err = r.Train(ctx, req)
+		}
+		return resp, err
+	}
+
+	var (
+		bar       *progressbar.ProgressBar
+		resp      *sdk.TrainResponse
+		evaluated bool // the last Train call evaluated the held-out set
+	)
+	for n := 0; resp == nil || !resp.Done; n++ {
+		req := &sdk.TrainRequest{Train: trainCs, MaxSteps: chunk}
+		if (n+1)%evalN == 0 {
+			req.HeldOut = heldCs
+		}
+		evaluated = req.HeldOut != nil
+		if resp, err = trainCall(req); err != nil {
+			return fmt.Errorf("reward: train: %w", err)
+		}
+		if state, err = r.SaveState(ctx); err != nil {
+			return fmt.Errorf("reward: save state: %w", err)
+		}
+		if err := writeFileAtomic(statePath, state); err != nil {
+			return fmt.Errorf("reward: %w", err)
+		}
+		if bar == nil {
+			total := int(resp.Stats["train/steps_total"])
+			bar = progressbar.NewOptions(max(total, resp.Steps), progressbar.OptionSetWriter(os.Stderr),
+				progressbar.OptionSetDescription("reward"), progressbar.OptionShowCount(), progressbar.OptionThrottle(200*time.Millisecond))
+		}
+		bar.Set(resp.Steps)
+		desc := fmt.Sprintf("reward loss %.3f", resp.Loss)
+		if req.HeldOut != nil {
+			desc += fmt.Sprintf(" held-out acc %.3f", resp.HeldOutAccuracy)
+		}
+		bar.Describe(desc)
+	}
+	if bar != nil {
+		bar.Finish()
+		fmt.Fprintln(os.Stderr)
+	}
+	if !evaluated && len(held) > 0 {
+		// A call with no steps left only evaluates.
+		if resp, err = trainCall(&sdk.TrainRequest{Train: trainCs, HeldOut: heldCs}); err != nil {
+			return fmt.Errorf("reward: evaluate: %w", err)
+		}
+	}
+	rep := rewardReport{
+		rewardArgs: a, Plugin: r.Spec().Name + " " + r.Spec().Version,
+		Records: st.Records, Skipped: st.Skipped, TrainPairs: len(train), HeldOutPairs: len(held),
+		Steps: resp.Steps, Seconds: time.Since(t0).Seconds(), HeldOutAccuracy: resp.HeldOutAccuracy, Stats: resp.Stats,
+	}
+	fmt.Printf("steps %d, held-out pairwise accuracy %.4f on %d pairs (chance 0.5)\n", resp.Steps, resp.HeldOutAccuracy, len(held))
+	if gold := withGold(held); len(gold) > 0 {
+		rho, acc, err := goldAgreement(ctx, r, gold)
+		if err != nil {
+			return fmt.Errorf("reward: gold agreement: %w", err)
+		}
+		rep.Spearman, rep.GoldAccuracy = &rho, &acc
+		fmt.Printf("on %d held-out responses with gold scores: Spearman(reward, gold) %.4f; pairs ordered as gold %.4f\n", 2*len(gold), rho, acc)
+	}
+	b, _ = json.MarshalIndent(rep, "", "  ")
+	if err := writeFileAtomic(filepath.Join(out, rewardReportFile), append(b, '\n')); err != nil {
+		return fmt.Errorf("reward: %w", err)
+	}
+	fmt.Printf("state %s, report %s (%.1fs)\n", statePath, filepath.Join(out, rewardReportFile), rep.Seconds)
+	return nil
+}
+
+// withGold returns the pairs that carry both gold scores.
+func withGold(pairs []prefdata.Pair) []prefdata.Pair {
+	var out []prefdata.Pair
+	for _, p := range pairs {
+		if p.HasGold() {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// goldAgreement scores every response of pairs with the reward and returns
+// the Spearman correlation between reward and gold scores over all responses,
+// and the fraction of pairs the reward orders as the gold scores do.
+func goldAgreement(ctx context.Context, r sdk.Reward, pairs []prefdata.Pair) (rho, acc float64, err error) {
+	samples := make([]sdk.Sample, 0, 2*len(pairs))
+	gold := make([]float64, 0, 2*len(pairs))
+	for _, p := range pairs {
+		samples = append(samples, sdk.Sample{Prompt: p.Prompt, Response: p.Chosen}, sdk.Sample{Prompt: p.Prompt, Response: p.Rejected})
+		gold = append(gold, *p.GoldChosen, *p.GoldRejected)
+	}
+	resp, err := r.Score(ctx, &sdk.ScoreRequest{Samples: samples})
+	if err != nil {
+		return 0, 0, err
+	}
+	if len(resp.Scores) != len(samples) {
+		return 0, 0, fmt.Errorf("got %d scores for %d samples", len(resp.Scores), len(samples))
+	}
+	for i := range pairs {
+		dr, dg := resp.Scores[2*i]-resp.Scores[2*i+1], gold[2*i]-gold[2*i+1]
+		switch {
+		case dr*dg > 0:
+			acc++
+		case dr == 0 || dg == 0:
+			acc += 0.5
+		}
+	}
+	return spearman(resp.Scores, gold), acc / float64(len(pairs)), nil
+}
+
+// spearman is the Spearman rank correlation of x and y (average ranks for
+// ties); NaN when either is constant or they have fewer than 2 entries.
+func spearman(x, y []float64) float64 {
+	if len(x) != len(y) || len(x) < 2 {
+		return math.NaN()
+	}
+	return pearson(ranks(x), ranks(y))
+}
+
+// ranks returns the 1-based ranks of v, ties sharing their average rank.
+func ranks(v []float64) []float64 {
+	idx := make([]int, len(v))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return v[idx[a]] < v[idx[b]] })
+	r := make([]float64, len(v))
+	for i := 0; i < len(idx); {
+		j := i
+		for j+1 < len(idx) && v[idx[j+1]] == v[idx[i]] {
+			j++
+		}
+		avg := float64(i+j)/2 + 1
+		for k := i; k <= j; k++ {
+			r[idx[k]] = avg
+		}
+		i = j + 1
+	}
+	return r
+}
+
+func pearson(x, y []float64) float64 {
+	n := float64(len(x))
+	var mx, my float64
+	for i := range x {
+		mx += x[i]
+		my += y[i]
+	}
+	mx, my = mx/n, my/n
+	var sxy, sxx, syy float64
+	for i := range x {
+		dx, dy := x[i]-mx, y[i]-my
+		sxy += dx * dy
+		sxx += dx * dx
+		syy += dy * dy
+	}
+	if sxx == 0 || syy == 0 {
+		return math.NaN()
+	}
+	return sxy / math.Sqrt(sxx*syy)
+}
+
+// writeFileAtomic writes data to path through a temp file in the same
+// directory, fsynced and renamed, so path always holds a whole file.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,103 @@
+package btl
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/BurntSushi/toml"
+	"github.com/p3o-rlhf/p3o/sdk"
+)
+
+// Options are the plugin's TOML options, decoded strictly (an unknown key is
+// an error naming it).
+type Options struct {
+	// DModel, Layers and Heads shape the GPT trunk. 0 means automatic: the
+	// init checkpoint's shape, or 64, 2 and 4 without one. Set with init,
+	// they must match the checkpoint.
+	DModel int `toml:"d_model"`
+	Layers int `toml:"layers"`
+	Heads  int `toml:"heads"`
+	// MaxLen is the sequence length in tokens of prompt ++ response; longer
+	// sequences keep their last MaxLen tokens (the score is read at the last
+	// token, and the response is where two sides of a comparison differ).
+	MaxLen int `toml:"max_len"`
+	// LR is AdamW's peak learning rate (linear warmup over Warmup steps, then
+	// cosine decay to LR/10 at the end of the budget); WeightDecay applies to
+	// matrices only; GradClip bounds the global gradient norm (0: off).
+	LR          float64 `toml:"lr"`
+	WeightDecay float64 `toml:"weight_decay"`
+	Warmup      int     `toml:"warmup"`
+	GradClip    float64 `toml:"grad_clip"`
+	// Batch is the number of comparisons per optimiser step (each is two
+	// sequences).
+	Batch int `toml:"batch"`
+	// Steps is the total budget of optimiser steps; 0 means Epochs passes
+	// over the training comparisons of the first Train call.
+	Steps  int     `toml:"steps"`
+	Epochs float64 `toml:"epochs"`
+	// Seed fixes the initialisation and the order of the training data.
+	Seed uint64 `toml:"seed"`
+	// Init is the path of a policy checkpoint (nn safetensors, e.g. the SFT
+	// model) whose trunk initialises the reward model; the scalar head starts
+	// at zero. "" starts from a fresh GPT-2 initialisation.
+	Init string `toml:"init"`
+	// Tokenizer is "byte" (default) or the folder of a GPT-2 BPE tokenizer
+	// (vocab.json, merges.txt).
+	Tokenizer string `toml:"tokenizer"`
+}
+
+// DefaultOptions returns the defaults: a byte-level GPT of width 64, 2
+// layers, 4 heads, 128 tokens, AdamW 1e-3, batch 16, one epoch.
+func DefaultOptions() Options {
+	return Options{
+		MaxLen:      128,
+		LR:          1e-3,
+		WeightDecay: 0.01,
+		Warmup:      20,
+		GradClip:    1,
+		Batch:       16,
+		Epochs:      1,
+		Seed:        1,
+		Tokenizer:   "byte",
+	}
+}
+
+// validate reports the first option that cannot work.
+func (o Options) validate() error {
+	switch {
+	case o.DModel < 0 || o.Layers < 0 || o.Heads < 0:
+		return fmt.Errorf("options d_model %d, layers %d, heads %d: want >= 0 (0: automatic)", o.DModel, o.Layers, o.Heads)
+	case o.MaxLen < 2:
+		return fmt.Errorf("option max_len %d: want >= 2", o.MaxLen)
+	case !(o.LR > 0):
+		return fmt.Errorf("option lr %v: want > 0", o.LR)
+	case !(o.WeightDecay >= 0):
+		return fmt.Errorf("option weight_decay %v: want >= 0", o.WeightDecay)
+	case o.Warmup < 0:
+		return fmt.Errorf("option warmup %d: want >= 0", o.Warmup)
+	case !(o.GradClip >= 0):
+		return fmt.Errorf("option grad_clip %v: want >= 0 (0: off)", o.GradClip)
+	case o.Batch < 1:
+		return fmt.Errorf("option batch %d: want >= 1", o.Batch)
+	case o.Steps < 0:
+		return fmt.Errorf("option steps %d: want >= 0 (0: use epochs)", o.Steps)
+	case o.Steps == 0 && !(o.Epochs > 0):
+		return fmt.Errorf("option epochs %v: want > 0 when steps is 0", o.Epochs)
+	case o.Tokenizer == "":
+		return fmt.Errorf("option tokenizer is empty: want \"byte\" or a GPT-2 tokenizer folder")
+	}
+	return nil
+}
+
+// defaultOptionsMap renders DefaultOptions as the map of Spec.DefaultOptions.
+func defaultOptionsMap() map[string]any {
+	b, err := sdk.EncodeOptions(DefaultOptions())
+	if err != nil {
+		return nil
+	}
+	m := map[string]any{}
+	if _, err := toml.NewDecoder(bytes.NewReader(b)).Decode(&m); err != nil {
+		return nil
+	}
+	return m
+}
