@@ -465,3 +465,22 @@ func BenchmarkLossRoundTrip(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSmallLossRoundTrip measures the fixed cost of a call: one
+// sequence of one token.
+func BenchmarkSmallLossRoundTrip(b *testing.B) {
+	rt := New(hclog.NewNullLogger(), b.TempDir())
+	defer rt.Close()
+	ctx := context.Background()
+	a, err := rt.Algorithm(ctx, filepath.Join(bin, "echo"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := &sdk.LossRequest{Batch: lossBatch(1, 1, 5)}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := a.Loss(ctx, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
