@@ -119,7 +119,7 @@ func makePrefs(ctx context.Context, c prefsConfig) error {
 	maxPrompts := 20*c.n + 1000
 	for step := 0; len(pairs) < c.n; step++ {
 		if cnt.prompts >= maxPrompts {
-			return fmt.Errorf("prefs: only %d non-tied pairs from %d prompts (%d ties): the policy's responses carry too little sentiment", len(pairs), cnt.prompts, cnt.ties)
+			return fmt.Errorf("prefs: only %d usable pairs from %d prompts (%d gold ties, %d invalid UTF-8 or identical): the policy's responses carry too little sentiment", len(pairs), cnt.prompts, cnt.ties, cnt.invalid)
 		}
 		batch := prompts.Batch(step, c.batch)
 		reqs := make([]nn.SampleRequest, 0, 2*len(batch))
