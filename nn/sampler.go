@@ -73,6 +73,7 @@ type Sampler struct {
 	weight []float64 // (Vocab) draw weights
 	order  topSorter
 	banned []bool // (Vocab)
+	anyBan bool
 }
 
 // NewSampler makes a sampler for m that runs up to maxBatch sequences at
@@ -146,6 +147,7 @@ func (s *Sampler) Sample(ctx context.Context, reqs []SampleRequest, opts SampleO
 			nBanned++
 		}
 	}
+	s.anyBan = nBanned > 0
 	if nBanned == c.Vocab {
 		return nil, fmt.Errorf("sample: every token of the vocabulary is banned")
 	}
@@ -262,7 +264,7 @@ func (s *Sampler) forward(n int) {
 				}
 				var sum float32
 				for j, v := range sc {
-					e := float32(math.Exp(float64(v - mx)))
+					e := smpExp(v - mx)
 					sc[j] = e
 					sum += e
 				}
@@ -350,8 +352,25 @@ func smpTanh(u float32) float32 {
 		u2 := u * u
 		return u * (1 + u2*(-1.0/3+u2*(2.0/15-u2*17.0/315)))
 	}
-	e := float32(math.Exp(float64(2 * u)))
-	return 1 - 2/(e+1)
+	return 1 - 2/(smpExp(2*u)+1)
+}
+
+// smpExp is exp in float32 (Cephes expf: range reduction by ln 2 and a
+// degree-6 polynomial), within 2 ulps; several times faster than math.Exp.
+func smpExp(x float32) float32 {
+	if x > 88 || x < -87 || x != x { // near overflow/underflow, NaN: rare
+		return float32(math.Exp(float64(x)))
+	}
+	n := float32(math.Floor(float64(x*1.44269504088896341 + 0.5)))
+	r := x - n*0.693359375 + n*2.12194440e-4
+	p := float32(1.9875691500e-4)
+	p = p*r + 1.3981999507e-3
+	p = p*r + 8.3334519073e-3
+	p = p*r + 4.1665795894e-2
+	p = p*r + 1.6666665459e-1
+	p = p*r + 5.0000001201e-1
+	p = p*r*r + r + 1
+	return p * math.Float32frombits(uint32(int32(n)+127)<<23)
 }
 
 // draw picks the next token from one row of logits and returns it with its
@@ -362,14 +381,31 @@ func (s *Sampler) draw(logits []float32, rng *rand.PCG, opts SampleOptions) (int
 	for _, v := range logits {
 		mx = max(mx, v)
 	}
+	w := s.weight[:len(logits)]
 	var sum float64
-	for _, v := range logits {
-		sum += math.Exp(float64(v - mx))
+	for i, v := range logits {
+		e := smpExp(v - mx)
+		w[i] = float64(e)
+		sum += float64(e)
 	}
 	lse := float64(mx) + math.Log(sum)
 	u := float64(rng.Uint64()>>11) / (1 << 53)
 
-	tok := s.choose(logits, u, opts)
+	var tok int32
+	if (opts.Temperature == 0 || opts.Temperature == 1) && opts.TopK == 0 && (opts.TopP == 0 || opts.TopP == 1) && !s.anyBan {
+		// The draw distribution is the model's: reuse the weights.
+		tok = int32(len(logits) - 1)
+		target := u * sum
+		for i, wi := range w {
+			target -= wi
+			if target < 0 {
+				tok = int32(i)
+				break
+			}
+		}
+	} else {
+		tok = s.choose(logits, u, opts)
+	}
 	return tok, float32(float64(logits[tok]) - lse)
 }
 
@@ -410,7 +446,7 @@ func (s *Sampler) choose(logits []float32, u float64, opts SampleOptions) int32 
 				w[i] = 0
 				continue
 			}
-			w[i] = math.Exp(float64(l-mx) * invT)
+			w[i] = float64(smpExp(float32(float64(l-mx) * invT)))
 			total += w[i]
 		}
 		target := u * total
@@ -440,7 +476,7 @@ func (s *Sampler) choose(logits []float32, u float64, opts SampleOptions) int32 
 	w := s.weight[:k]
 	var total float64
 	for i := range k {
-		w[i] = math.Exp(float64(o.val[i]-mx) * invT)
+		w[i] = float64(smpExp(float32(float64(o.val[i]-mx) * invT)))
 		total += w[i]
 	}
 	if topP {

@@ -1,0 +1,34 @@
+package nn
+
+import (
+	"context"
+	"testing"
+)
+
+// BenchmarkSample is the reference sampling benchmark: 16 sequences x 64 new
+// tokens from a one-token prompt, model vocab 256, d 128, 4 heads, 2 layers,
+// context 64, temperature 1 over the full vocabulary. Compare with
+// bench/pytorch/sample_bench.py.
+func BenchmarkSample(b *testing.B) {
+	cfg := Config{Vocab: 256, Context: 64, DModel: 128, Heads: 4, Layers: 2}
+	m, err := NewModel(cfg, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const batch, newTokens = 16, 64
+	s := NewSampler(m, batch)
+	reqs := make([]SampleRequest, batch)
+	for i := range reqs {
+		reqs[i] = SampleRequest{Prompt: []int32{int32(i)}, Seed: uint64(i)}
+	}
+	opts := SampleOptions{MaxNew: newTokens, Stop: -1}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := s.Sample(ctx, reqs, opts); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(batch*newTokens)*float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
+}
