@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/p3o-rlhf/p3o/host/internal/metrics"
@@ -14,7 +15,7 @@ import (
 // stepTimes accumulates where a step's wall time goes.
 type stepTimes struct {
 	rollout, ref, reward, plugin, train time.Duration
-	rolloutTokens, trainTokens       int
+	rolloutTokens, trainTokens          int
 }
 
 func (r *Run) sampleOptions(temperature float64) nn.SampleOptions {
@@ -237,7 +238,10 @@ func (r *Run) onlineStep(ctx context.Context, step int) (metrics.Record, error) 
 func (r *Run) score(ctx context.Context, seqs []*seq, step int) ([]float64, error) {
 	samples := make([]sdk.Sample, len(seqs))
 	for i, s := range seqs {
-		samples[i] = sdk.Sample{Prompt: s.promptText, Response: s.respText, PromptTokens: s.prompt, ResponseTokens: s.resp}
+		// The wire format carries text as UTF-8 strings; a byte-level response
+		// may end mid-character, so the text is made valid (the exact bytes
+		// travel as token ids).
+		samples[i] = sdk.Sample{Prompt: strings.ToValidUTF8(s.promptText, "\uFFFD"), Response: strings.ToValidUTF8(s.respText, "\uFFFD"), PromptTokens: s.prompt, ResponseTokens: s.resp}
 	}
 	for attempt := 0; ; attempt++ {
 		resp, err := r.Reward.Score(ctx, &sdk.ScoreRequest{Samples: samples})

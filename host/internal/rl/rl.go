@@ -78,22 +78,22 @@ type Run struct {
 	BeforeCheckpointRename func(string)
 
 	// set up by Train
-	opt      *nn.AdamW
-	kl       klctl.Controller
-	norm     *rewardnorm.Normalizer
-	judge    task.Judge
-	prompts  *task.PromptSampler
-	maxPrmt  int
-	polTr    *nn.Trainer
-	refTr    *nn.Trainer
-	polSamp  *nn.Sampler
-	refSamp  *nn.Sampler
-	grid     *grid
-	store    *checkpoint.Store
-	mw       *metrics.Writer
-	startAt  int // first step to run (1-based)
-	lastCkpt string
-	offline  *offlineData
+	opt       *nn.AdamW
+	kl        klctl.Controller
+	norm      *rewardnorm.Normalizer
+	judge     task.Judge
+	prompts   *task.PromptSampler
+	maxPrmt   int
+	polTr     *nn.Trainer
+	refTr     *nn.Trainer
+	polSamp   *nn.Sampler
+	refSamp   *nn.Sampler
+	grid      *grid
+	store     *checkpoint.Store
+	mw        *metrics.Writer
+	startAt   int // first step to run (1-based)
+	lastCkpt  string
+	offline   *offlineData
 	permCache []int
 	permEpoch int
 }

@@ -1,0 +1,296 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/p3o-rlhf/p3o/host/internal/config"
+	"github.com/p3o-rlhf/p3o/host/internal/pipeline"
+	"github.com/p3o-rlhf/p3o/host/internal/pluginrt"
+	"github.com/p3o-rlhf/p3o/host/internal/prefdata"
+	"github.com/p3o-rlhf/p3o/host/internal/rl"
+	"github.com/p3o-rlhf/p3o/host/internal/task"
+	"github.com/p3o-rlhf/p3o/nn"
+	"github.com/p3o-rlhf/p3o/sdk"
+)
+
+func init() {
+	register("train", "the main job: RLHF with an algorithm plugin (default when no command is given)", runTrain)
+}
+
+// trainSets collects repeated --set key=value flags.
+type trainSets []string
+
+func (s *trainSets) String() string     { return strings.Join(*s, ",") }
+func (s *trainSets) Set(v string) error { *s = append(*s, v); return nil }
+
+func runTrain(ctx context.Context, args []string) error {
+	var (
+		algo, reward, cfgPath, out string
+		resume, verbose            bool
+		sets                       trainSets
+	)
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	fs.StringVar(&algo, "algo", "", "algorithm plugin: a Go main package directory (e.g. plugins/p3o) or an executable")
+	fs.StringVar(&reward, "reward", "", "reward plugin (default from the config: plugins/rewardbtl)")
+	fs.StringVar(&cfgPath, "config", "", "TOML config file (default: the embedded default; with --resume, OUT/config.toml)")
+	fs.StringVar(&out, "out", "", "run directory (default from the config: runs/default)")
+	fs.BoolVar(&resume, "resume", false, "continue from the newest checkpoint in OUT/checkpoints")
+	fs.Var(&sets, "set", "override a config key: --set train.lr=1e-4, --set algo.variant=v2 (repeatable)")
+	fs.BoolVar(&verbose, "v", false, "debug logging (plugin logs included)")
+	fs.Usage = func() {
+		fmt.Fprintln(os.Stderr, "usage: host --algo PATH [--reward PATH] [--config FILE] [--out DIR] [--resume] [--set key=value ...]\n\nRuns the RLHF pipeline: SFT policy, preference data, reward model (cached), then the\nalgorithm, and a before/after table of gold reward and KL on held-out prompts.\n\nflags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return fmt.Errorf("train: unexpected argument %q", fs.Arg(0))
+	}
+
+	// With --resume and no --config, the run's own resolved config is the base.
+	if resume && cfgPath == "" {
+		dir := out
+		if dir == "" {
+			d, err := config.Default()
+			if err != nil {
+				return err
+			}
+			dir = d.Run.Out
+		}
+		if p := filepath.Join(dir, "config.toml"); pipeline.Exists(p) {
+			cfgPath = p
+		}
+	}
+	cfg, err := config.Load(cfgPath, sets)
+	if err != nil {
+		return err
+	}
+	if algo != "" {
+		cfg.Run.Algo = algo
+	}
+	if reward != "" {
+		cfg.Run.Reward = reward
+	}
+	if out != "" {
+		cfg.Run.Out = out
+	}
+	if cfg.Run.Algo == "" {
+		fs.Usage()
+		return errors.New("train: --algo PATH is required, e.g. --algo plugins/p3o")
+	}
+	level := hclog.Info
+	if verbose {
+		level = hclog.Debug
+	}
+	logger := hclog.New(&hclog.LoggerOptions{Name: "host", Level: level, Output: os.Stderr})
+	return trainPipeline(ctx, cfg, resume, logger)
+}
+
+// trainPipeline runs the default pipeline's four stages and the RL loop.
+func trainPipeline(ctx context.Context, cfg *config.Config, resume bool, logger hclog.Logger) error {
+	t0 := time.Now()
+	cache, err := pipeline.CacheDir(cfg.Run.CacheDir)
+	if err != nil {
+		return err
+	}
+	pluginCache := ""
+	if cfg.Run.CacheDir != "" {
+		pluginCache = filepath.Join(cache, "plugins")
+	}
+	rt := pluginrt.New(logger, pluginCache)
+	defer rt.Close()
+
+	algoOpts, err := config.PluginOptions(cfg.Algo)
+	if err != nil {
+		return err
+	}
+	algo, err := rt.Algorithm(ctx, cfg.Run.Algo, algoOpts)
+	if err != nil {
+		return fmt.Errorf("algorithm plugin %s: %w", cfg.Run.Algo, err)
+	}
+	spec := algo.Spec()
+	fmt.Fprintf(os.Stderr, "algorithm %s %s (%s, %d responses per prompt, value head %v, reference %v)\n",
+		spec.Name, spec.Version, spec.Mode, spec.ResponsesPerPrompt, spec.NeedsValueHead, spec.NeedsReference)
+
+	// Task data.
+	dataDir := cfg.Task.DataDir
+	if dataDir == "" {
+		if dataDir, err = task.DataDir(); err != nil {
+			return fmt.Errorf("task data: %w (or set task.data_dir)", err)
+		}
+	}
+	if cfg.Task.Name != task.Name {
+		return fmt.Errorf("task.name = %q: the only built-in task is %q", cfg.Task.Name, task.Name)
+	}
+	tk, err := task.Load(ctx, filepath.Join(dataDir, "imdb"), cfg.Run.Seed)
+	if err != nil {
+		return fmt.Errorf("task %s: %w", task.Name, err)
+	}
+
+	// Stage 1: the SFT policy.
+	sftPath := cfg.Policy.SFT
+	var policy *nn.Model
+	if sftPath != "" {
+		fmt.Fprintln(os.Stderr, pipeline.Banner(1, "SFT policy", sftPath))
+		if !pipeline.Exists(sftPath) {
+			return pipeline.MissingSFT(sftPath)
+		}
+		if policy, _, err = nn.LoadModel(sftPath); err != nil {
+			return fmt.Errorf("load SFT policy: %w", err)
+		}
+	} else {
+		s := cfg.Policy.Init
+		fmt.Fprintln(os.Stderr, pipeline.Banner(1, "policy", fmt.Sprintf("random init d_model %d, %d layers, %d heads (policy.sft is empty)", s.DModel, s.Layers, s.Heads)))
+		mc := nn.Config{Vocab: s.Vocab, Context: s.Context, DModel: s.DModel, Heads: s.Heads, Layers: s.Layers}
+		if policy, err = nn.NewModel(mc, cfg.Run.Seed); err != nil {
+			return fmt.Errorf("policy.init: %w", err)
+		}
+		// Later stages (prefs) read the policy from a file.
+		sftPath = filepath.Join(cache, "init", fmt.Sprintf("init-%s.safetensors", pipeline.Key(fmt.Sprint(mc), fmt.Sprint(cfg.Run.Seed))))
+		if !pipeline.Exists(sftPath) {
+			if err := os.MkdirAll(filepath.Dir(sftPath), 0o755); err != nil {
+				return err
+			}
+			if err := nn.SaveModel(sftPath, policy, nil); err != nil {
+				return err
+			}
+		}
+	}
+	tok := nn.NewByteTokenizer()
+	if policy.Config.Vocab != tok.VocabSize() {
+		return fmt.Errorf("policy vocabulary %d differs from the byte tokenizer's %d", policy.Config.Vocab, tok.VocabSize())
+	}
+
+	// Stage 2: preference data (for the reward model and offline algorithms).
+	needReward := spec.Mode == sdk.ModeOnline || cfg.Run.Reward != ""
+	needPrefs := spec.Mode == sdk.ModeOffline || (needReward && cfg.RewardModel.State == "")
+	prefsPath := cfg.Prefs.Path
+	if needPrefs && prefsPath == "" {
+		sftHash, err := pipeline.FileHash(sftPath)
+		if err != nil {
+			return fmt.Errorf("hash SFT policy: %w", err)
+		}
+		prefsPath = pipeline.PrefsPath(cache, pipeline.Key("prefs/v1", sftHash, fmt.Sprint(cfg.Prefs.N), fmt.Sprint(cfg.Run.Seed)))
+		if pipeline.Exists(prefsPath) {
+			fmt.Fprintln(os.Stderr, pipeline.Banner(2, "preference data", "cached: "+prefsPath))
+		} else {
+			fmt.Fprintln(os.Stderr, pipeline.Banner(2, "preference data", fmt.Sprintf("generating %d comparisons -> %s", cfg.Prefs.N, prefsPath)))
+			if err := os.MkdirAll(filepath.Dir(prefsPath), 0o755); err != nil {
+				return err
+			}
+			pc := prefsConfig{n: cfg.Prefs.N, out: prefsPath, sft: sftPath, seed: cfg.Run.Seed,
+				label: labelBT, temperature: 0.1, dataDir: dataDir, batch: 64}
+			if err := makePrefs(ctx, pc); err != nil {
+				return err
+			}
+		}
+	} else if prefsPath != "" {
+		fmt.Fprintln(os.Stderr, pipeline.Banner(2, "preference data", prefsPath))
+	}
+	var pairs []prefdata.Pair
+	if prefsPath != "" {
+		var st prefdata.Stats
+		if pairs, st, err = prefdata.ReadFile(ctx, prefsPath); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "preference data: %s\n", st)
+	}
+
+	// Stage 3: the reward model.
+	var (
+		rw          *pluginrt.RewardPlugin
+		rewardState []byte
+	)
+	if needReward {
+		if cfg.Run.Reward == "" {
+			return fmt.Errorf("algorithm %s is online: set a reward plugin (--reward PATH or run.reward)", spec.Name)
+		}
+		rewardOpts, err := config.PluginOptions(cfg.Reward)
+		if err != nil {
+			return err
+		}
+		if cfg.RewardModel.State != "" {
+			fmt.Fprintln(os.Stderr, pipeline.Banner(3, "reward model", "state "+cfg.RewardModel.State))
+			if rewardState, err = os.ReadFile(cfg.RewardModel.State); err != nil {
+				return fmt.Errorf("reward_model.state: %w", err)
+			}
+		} else {
+			prefsHash, err := pipeline.FileHash(prefsPath)
+			if err != nil {
+				return err
+			}
+			absReward, _ := filepath.Abs(cfg.Run.Reward)
+			dir := pipeline.RewardDir(cache, pipeline.Key("reward/v1", prefsHash, absReward, string(rewardOpts), fmt.Sprint(cfg.Prefs.HeldOut), fmt.Sprint(cfg.Run.Seed)))
+			statePath := filepath.Join(dir, rewardStateFile)
+			if pipeline.Exists(filepath.Join(dir, rewardReportFile)) {
+				fmt.Fprintln(os.Stderr, pipeline.Banner(3, "reward model", "cached: "+dir))
+			} else {
+				fmt.Fprintln(os.Stderr, pipeline.Banner(3, "reward model", fmt.Sprintf("training %s -> %s", cfg.Run.Reward, dir)))
+				a := rewardArgs{Reward: cfg.Run.Reward, Data: prefsPath, HeldOut: cfg.Prefs.HeldOut, Seed: cfg.Run.Seed, Options: string(rewardOpts)}
+				resumeReward := pipeline.Exists(statePath) && pipeline.Exists(filepath.Join(dir, rewardRunFile))
+				if !resumeReward {
+					os.RemoveAll(dir)
+				}
+				if err := trainReward(ctx, a, dir, dataDir, 50, 4, resumeReward, logger.Named("reward")); err != nil {
+					return err
+				}
+			}
+			if rewardState, err = os.ReadFile(statePath); err != nil {
+				return fmt.Errorf("reward model state: %w", err)
+			}
+		}
+		if rw, err = rt.Reward(ctx, cfg.Run.Reward, rewardOpts); err != nil {
+			return fmt.Errorf("reward plugin %s: %w", cfg.Run.Reward, err)
+		}
+		if err := rw.LoadState(ctx, rewardState); err != nil {
+			return fmt.Errorf("reward plugin %s: load state: %w", cfg.Run.Reward, err)
+		}
+	}
+
+	// Stage 4: the algorithm. The resolved config goes next to the metrics.
+	if err := os.MkdirAll(cfg.Run.Out, 0o755); err != nil {
+		return fmt.Errorf("run dir: %w", err)
+	}
+	resolved := *cfg
+	resolved.Algo = config.WithPluginDefaults(cfg.Algo, spec.DefaultOptions)
+	if rw != nil {
+		resolved.Reward = config.WithPluginDefaults(cfg.Reward, rw.Spec().DefaultOptions)
+	}
+	if b, err := resolved.Encode(); err != nil {
+		return err
+	} else if err := writeFileAtomic(filepath.Join(cfg.Run.Out, "config.toml"), b); err != nil {
+		return err
+	}
+	fmt.Fprintln(os.Stderr, pipeline.Banner(4, spec.Name, fmt.Sprintf("%d steps -> %s", cfg.Run.Steps, cfg.Run.Out)))
+	run := &rl.Run{
+		Cfg: cfg, Out: cfg.Run.Out, Resume: resume, Log: logger, Stderr: os.Stderr,
+		Algo: algo, AlgoSpec: spec,
+		Task: tk, Tok: tok, Policy: policy, Ref: policy.Clone(),
+		IsRestart: func(err error) bool { return errors.Is(err, pluginrt.ErrRestarted) },
+	}
+	if rw != nil {
+		run.Reward, run.RewardName, run.RewardState = rw, rw.Spec().Name, rewardState
+	}
+	if spec.Mode == sdk.ModeOffline {
+		run.Prefs = pairs
+	}
+	if _, err := run.Train(ctx); err != nil {
+		return err
+	}
+	if n := algo.Restarts(); n > 0 {
+		logger.Warn("algorithm plugin was replaced during the run", "plugin", spec.Name, "restarts", n)
+	}
+	fmt.Fprintf(os.Stderr, "pipeline wall time %.1f s\n", time.Since(t0).Seconds())
+	return nil
+}
