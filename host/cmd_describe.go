@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/p3o-rlhf/p3o/host/internal/pluginrt"
+)
+
+func init() {
+	register("describe", "print a plugin's Spec as one JSON object", runDescribe)
+}
+
+// runDescribe starts the plugin at PATH (an executable or a directory with a
+// Go main package), asks for its Spec and prints it as one JSON object.
+func runDescribe(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("describe", flag.ContinueOnError)
+	cacheDir := fs.String("plugin-cache", "", "directory for plugins built from source (default: the user cache directory)")
+	verbose := fs.Bool("v", false, "show the plugin runtime's and the plugin's log on stderr")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: host describe [-v] [-plugin-cache DIR] PATH")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return errUsage
+	}
+	level := hclog.Warn
+	if *verbose {
+		level = hclog.Debug
+	}
+	logger := hclog.New(&hclog.LoggerOptions{Name: "host", Level: level, Output: os.Stderr})
+	rt := pluginrt.New(logger, *cacheDir)
+	defer rt.Close()
+	spec, err := rt.Describe(ctx, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	if spec.DefaultOptions == nil {
+		spec.DefaultOptions = map[string]any{}
+	}
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return fmt.Errorf("describe %s: %w", fs.Arg(0), err)
+	}
+	fmt.Println(string(b))
+	return nil
+}
