@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/p3o-rlhf/p3o/examples/rloo/rloo"
 	"github.com/p3o-rlhf/p3o/sdk"
 	"github.com/p3o-rlhf/p3o/sdk/sdktest"
 )
@@ -293,6 +294,47 @@ func TestUnclippedReduction(t *testing.T) {
 				}
 				if resp.Stats["policy/clipfrac"] != 0 {
 					t.Errorf("got clipfrac %v with eps huge, want 0", resp.Stats["policy/clipfrac"])
+				}
+			})
+		}
+	}
+}
+
+// TestKWiseOnPolicyIsRLOO: on-policy (logp = old_logp, so rho = 1 and
+// nothing clips) the k-wise P3O gradient, 1/(K(K-1)) sum_{i!=j} -1/2 Delta_ij
+// grad(l_i - l_j), sums to -1/K sum_i (R_i - mean_{j!=i} R_j) grad l_i: the
+// RLOO gradient. Checked against the RLOO example plugin.
+func TestKWiseOnPolicyIsRLOO(t *testing.T) {
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, variant := range []string{"v1", "v2"} {
+		for _, k := range []int{2, 3, 4} {
+			t.Run(fmt.Sprintf("%s_k%d", variant, k), func(t *testing.T) {
+				options := []byte(fmt.Sprintf("k = %d", k))
+				p := configured(t, fmt.Sprintf("variant = %q\nk = %d", variant, k))
+				r := rloo.New()
+				if err := r.Configure(ctx, &sdk.ConfigureRequest{Options: options}); err != nil {
+					t.Fatal(err)
+				}
+				spec, _ := p.Describe(ctx)
+				b := sdktest.RandomBatch(rng, spec, 3, 5, sdktest.Near)
+				for i := range b.Sequences {
+					copy(b.Sequences[i].Logp, b.Sequences[i].OldLogp)
+				}
+				got, err := p.Loss(ctx, &sdk.LossRequest{Batch: b})
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, err := r.Loss(ctx, &sdk.LossRequest{Batch: b})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range want.GradLogp {
+					for j := range want.GradLogp[i] {
+						if g, w := got.GradLogp[i][j], want.GradLogp[i][j]; math.Abs(g-w) > 1e-12*math.Max(1, math.Abs(w)) {
+							t.Errorf("GradLogp[%d][%d]: got p3o %.15g, want rloo %.15g", i, j, g, w)
+						}
+					}
 				}
 			})
 		}
