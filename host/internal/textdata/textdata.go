@@ -1,0 +1,98 @@
+// Package textdata reads the text corpora of the project's experiments,
+// today the IMDB Large Movie Review Dataset (Maas et al., 2011) as shipped in
+// ../shared/data/imdb: gzipped JSONL, one review a line,
+// {"id","text","label":"pos"/"neg","rating":1-10}.
+package textdata
+
+import (
+	"bufio"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Review is one IMDB review with its text cleaned (see CleanText).
+type Review struct {
+	ID     string `json:"id"`
+	Text   string `json:"text"`
+	Label  string `json:"label"` // "pos" or "neg"
+	Rating int    `json:"rating"`
+}
+
+// IMDB file names inside the data folder.
+const (
+	IMDBTrainFile = "imdb_train.jsonl.gz"
+	IMDBTestFile  = "imdb_test.jsonl.gz"
+)
+
+// IMDBTrain and IMDBTest return the paths of the train and test splits in
+// dir (e.g. "../shared/data/imdb").
+func IMDBTrain(dir string) string { return filepath.Join(dir, IMDBTrainFile) }
+
+// IMDBTest returns the path of the test split in dir.
+func IMDBTest(dir string) string { return filepath.Join(dir, IMDBTestFile) }
+
+// CleanText removes the HTML line breaks ("<br />") of the IMDB texts and
+// normalises whitespace: every run of spaces, tabs and newlines becomes one
+// space, with none at the ends.
+func CleanText(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "<br />", " ")), " ")
+}
+
+// ReadIMDB reads a gzipped JSONL file of IMDB reviews (a plain .jsonl file
+// is read as is). A truncated gzip stream, bad JSON, an empty text or a
+// label other than pos/neg is an error naming the file and line.
+func ReadIMDB(path string) ([]Review, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read IMDB: %w", err)
+	}
+	defer f.Close()
+	var r io.Reader = bufio.NewReaderSize(f, 1<<20)
+	if strings.HasSuffix(path, ".gz") {
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			return nil, fmt.Errorf("read IMDB %s: not a gzip file: %w", path, err)
+		}
+		defer zr.Close()
+		r = zr
+	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<16), 16<<20)
+	var out []Review
+	line := 0
+	for sc.Scan() {
+		line++
+		b := sc.Bytes()
+		if len(strings.TrimSpace(string(b))) == 0 {
+			continue
+		}
+		var rv Review
+		if err := json.Unmarshal(b, &rv); err != nil {
+			return nil, fmt.Errorf("read IMDB %s:%d: bad JSON: %w", path, line, err)
+		}
+		if rv.Label != "pos" && rv.Label != "neg" {
+			return nil, fmt.Errorf("read IMDB %s:%d: label %q, want \"pos\" or \"neg\"", path, line, rv.Label)
+		}
+		rv.Text = CleanText(rv.Text)
+		if rv.Text == "" {
+			return nil, fmt.Errorf("read IMDB %s:%d: empty review text", path, line)
+		}
+		out = append(out, rv)
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, fmt.Errorf("read IMDB %s: truncated after line %d (unexpected end of the gzip stream): re-copy the file", path, line)
+		}
+		return nil, fmt.Errorf("read IMDB %s: after line %d: %w", path, line, err)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("read IMDB %s: no reviews", path)
+	}
+	return out, nil
+}

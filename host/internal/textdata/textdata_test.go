@@ -1,0 +1,99 @@
+package textdata
+
+import (
+	"bytes"
+	"compress/gzip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func gz(t *testing.T, s string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	w := gzip.NewWriter(&b)
+	w.Write([]byte(s))
+	w.Close()
+	return b.Bytes()
+}
+
+const good = `{"id":"a","text":"Great film.<br /><br />Loved it.","label":"pos","rating":9}
+{"id":"b","text":"  Dull   and <br />long ","label":"neg","rating":2}
+`
+
+func TestReadIMDB(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "x.jsonl.gz")
+	os.WriteFile(path, gz(t, good), 0o644)
+	rs, err := ReadIMDB(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Review{{"a", "Great film. Loved it.", "pos", 9}, {"b", "Dull and long", "neg", 2}}
+	if len(rs) != len(want) {
+		t.Fatalf("got %d reviews, want %d", len(rs), len(want))
+	}
+	for i := range want {
+		if rs[i] != want[i] {
+			t.Errorf("review %d: got %+v, want %+v", i, rs[i], want[i])
+		}
+	}
+}
+
+func TestReadIMDBErrors(t *testing.T) {
+	full := gz(t, strings.Repeat(good, 200))
+	tests := []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"truncated gzip", full[:len(full)/2], "truncated"},
+		{"not gzip", []byte("hello"), "not a gzip file"},
+		{"bad JSON", gz(t, good+"{\"id\":\"c\",\"text\":\n"), ":3: bad JSON"},
+		{"bad label", gz(t, `{"id":"c","text":"x","label":"meh","rating":5}`+"\n"), ":1: label"},
+		{"empty text", gz(t, `{"id":"c","text":"<br />","label":"pos","rating":5}`+"\n"), ":1: empty review text"},
+		{"empty file", gz(t, ""), "no reviews"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "bad.jsonl.gz")
+			os.WriteFile(path, tc.data, 0o644)
+			_, err := ReadIMDB(path)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), path) {
+				t.Errorf("got error %v, want one naming %s and containing %q", err, path, tc.want)
+			}
+		})
+	}
+}
+
+func TestReadIMDBShared(t *testing.T) {
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ; ; dir = filepath.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		if filepath.Dir(dir) == dir {
+			t.Skip("go.mod not found")
+		}
+	}
+	path := IMDBTest(filepath.Join(dir, "..", "shared", "data", "imdb"))
+	if _, err := os.Stat(path); err != nil {
+		t.Skipf("IMDB data absent (%v): put it in ../shared/data/imdb to run this test", err)
+	}
+	rs, err := ReadIMDB(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 25000 {
+		t.Errorf("got %d test reviews, want 25000", len(rs))
+	}
+	for _, r := range rs {
+		if strings.Contains(r.Text, "<br") {
+			t.Fatalf("review %s still contains <br: %.80q", r.ID, r.Text)
+		}
+	}
+}
