@@ -18,15 +18,19 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/p3o-rlhf/p3o/host/internal/pluginrt/testdata/echo/echoalgo"
+	"github.com/p3o-rlhf/p3o/plugins/p3o/p3o"
 	"github.com/p3o-rlhf/p3o/sdk"
 )
 
 // bin holds the test plugins, built once per test binary by TestMain.
 var bin string
 
-// testPlugins are the directories under testdata built by TestMain.
-var testPlugins = []string{"echo", "memreward", "badversion", "exits", "stdout"}
+// testPlugins are the plugin directories built by TestMain: the small test
+// plugins under testdata and the real P3O plugin.
+var testPlugins = []string{
+	"./testdata/echo", "./testdata/memreward", "./testdata/badversion", "./testdata/exits", "./testdata/stdout",
+	"../../../plugins/p3o",
+}
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "pluginrt-test")
@@ -37,7 +41,7 @@ func TestMain(m *testing.M) {
 	bin = dir
 	args := []string{"build", "-o", dir + string(os.PathSeparator)}
 	for _, p := range testPlugins {
-		args = append(args, "./testdata/"+p)
+		args = append(args, p)
 	}
 	cmd := exec.Command("go", args...)
 	cmd.Stderr = os.Stderr
@@ -392,28 +396,36 @@ func TestDirectoryPluginRuns(t *testing.T) {
 	}
 }
 
+// TestLossBitsEqualInProcess sends the same Loss call to the real P3O plugin
+// binary and to package p3o in this process: the bits must be identical.
 func TestLossBitsEqualInProcess(t *testing.T) {
 	rt, _ := newRuntime(t)
 	ctx := context.Background()
-	opts := []byte("scale = 0.7")
-	remote, err := rt.Algorithm(ctx, filepath.Join(bin, "echo"), opts)
-	if err != nil {
-		t.Fatal(err)
+	for _, opts := range []string{`variant = "v1"`, `variant = "v2"`, `variant = "v2"` + "\nclip = 0.05"} {
+		t.Run(opts, func(t *testing.T) {
+			remote, err := rt.Algorithm(ctx, filepath.Join(bin, "p3o"), []byte(opts))
+			if err != nil {
+				t.Fatal(err)
+			}
+			local := p3o.New()
+			if err := local.Configure(ctx, &sdk.ConfigureRequest{Options: []byte(opts)}); err != nil {
+				t.Fatal(err)
+			}
+			req := &sdk.LossRequest{Batch: lossBatch(64, 64, 4)}
+			got, err := remote.Loss(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := local.Loss(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want.Loss == 0 {
+				t.Fatal("in-process loss is 0: the batch does not exercise the plugin")
+			}
+			compareLoss(t, got, want)
+		})
 	}
-	local := echoalgo.New()
-	if err := local.Configure(ctx, &sdk.ConfigureRequest{Options: opts}); err != nil {
-		t.Fatal(err)
-	}
-	req := &sdk.LossRequest{Batch: lossBatch(64, 64, 4)}
-	got, err := remote.Loss(ctx, req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := local.Loss(ctx, req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	compareLoss(t, got, want)
 }
 
 // compareLoss checks two responses are bit for bit equal.
@@ -448,12 +460,13 @@ func compareLoss(t *testing.T, got, want *sdk.LossResponse) {
 }
 
 // BenchmarkLossRoundTrip measures one Loss call of 64 sequences x 64 tokens
-// through a real plugin process (gRPC over a Unix socket with AutoMTLS).
+// through the real P3O plugin process (gRPC over a Unix socket with
+// AutoMTLS), P3O's own computation included.
 func BenchmarkLossRoundTrip(b *testing.B) {
 	rt := New(hclog.NewNullLogger(), b.TempDir())
 	defer rt.Close()
 	ctx := context.Background()
-	a, err := rt.Algorithm(ctx, filepath.Join(bin, "echo"), nil)
+	a, err := rt.Algorithm(ctx, filepath.Join(bin, "p3o"), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -467,7 +480,7 @@ func BenchmarkLossRoundTrip(b *testing.B) {
 }
 
 // BenchmarkSmallLossRoundTrip measures the fixed cost of a call: one
-// sequence of one token.
+// sequence of one token, to a plugin (echo) doing next to nothing.
 func BenchmarkSmallLossRoundTrip(b *testing.B) {
 	rt := New(hclog.NewNullLogger(), b.TempDir())
 	defer rt.Close()
