@@ -230,6 +230,8 @@ func trainReward(ctx context.Context, a rewardArgs, out, dataDir string, chunk, 
 		bar       *progressbar.ProgressBar
 		resp      *sdk.TrainResponse
 		evaluated bool // the last Train call evaluated the held-out set
+		stats     = map[string]float64{}
+		trainSecs float64
 	)
 	for n := 0; resp == nil || !resp.Done; n++ {
 		req := &sdk.TrainRequest{Train: trainCs, MaxSteps: chunk}
@@ -240,6 +242,10 @@ func trainReward(ctx context.Context, a rewardArgs, out, dataDir string, chunk, 
 		if resp, err = trainCall(req); err != nil {
 			return fmt.Errorf("reward: train: %w", err)
 		}
+		for k, v := range resp.Stats {
+			stats[k] = v
+		}
+		trainSecs += resp.Stats["train/seconds"]
 		if state, err = r.SaveState(ctx); err != nil {
 			return fmt.Errorf("reward: save state: %w", err)
 		}
@@ -267,11 +273,15 @@ func trainReward(ctx context.Context, a rewardArgs, out, dataDir string, chunk, 
 		if resp, err = trainCall(&sdk.TrainRequest{Train: trainCs, HeldOut: heldCs}); err != nil {
 			return fmt.Errorf("reward: evaluate: %w", err)
 		}
+		for k, v := range resp.Stats {
+			stats[k] = v
+		}
 	}
+	stats["train/seconds"] = trainSecs // of this invocation
 	rep := rewardReport{
 		rewardArgs: a, Plugin: r.Spec().Name + " " + r.Spec().Version,
 		Records: st.Records, Skipped: st.Skipped, TrainPairs: len(train), HeldOutPairs: len(held),
-		Steps: resp.Steps, Seconds: time.Since(t0).Seconds(), HeldOutAccuracy: resp.HeldOutAccuracy, Stats: resp.Stats,
+		Steps: resp.Steps, Seconds: time.Since(t0).Seconds(), HeldOutAccuracy: resp.HeldOutAccuracy, Stats: stats,
 	}
 	fmt.Printf("steps %d, held-out pairwise accuracy %.4f on %d pairs (chance 0.5)\n", resp.Steps, resp.HeldOutAccuracy, len(held))
 	if gold := withGold(held); len(gold) > 0 {
