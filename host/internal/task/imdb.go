@@ -3,7 +3,7 @@ package task
 import (
 	"context"
 	"fmt"
-	"path/filepath"
+	"github.com/p3o-rlhf/p3o/host/internal/textdata"
 	"strings"
 	"unicode/utf8"
 )
@@ -60,11 +60,11 @@ func NewIMDB(trainTexts, testTexts []string, seed uint64) *IMDB {
 // Load reads the task's prompts from the IMDB data set folder dir (usually
 // ../shared/data/imdb, holding imdb_train.jsonl.gz and imdb_test.jsonl.gz).
 func Load(ctx context.Context, dir string, seed uint64) (*IMDB, error) {
-	train, err := readReviewTexts(ctx, filepath.Join(dir, "imdb_train.jsonl.gz"))
+	train, err := readReviewTexts(ctx, textdata.IMDBTrain(dir))
 	if err != nil {
 		return nil, err
 	}
-	test, err := readReviewTexts(ctx, filepath.Join(dir, "imdb_test.jsonl.gz"))
+	test, err := readReviewTexts(ctx, textdata.IMDBTest(dir))
 	if err != nil {
 		return nil, err
 	}

@@ -1,46 +1,24 @@
 package task
 
 import (
-	"bufio"
-	"compress/gzip"
 	"context"
-	"encoding/json"
-	"fmt"
-	"os"
+
+	"github.com/p3o-rlhf/p3o/host/internal/textdata"
 )
 
-// readReviewTexts reads the "text" field of every review in a gzipped JSONL
-// IMDB split, in file order.
+// readReviewTexts reads the texts of every review in an IMDB split file, in
+// file order.
 func readReviewTexts(ctx context.Context, path string) ([]string, error) {
-	f, err := os.Open(path)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	reviews, err := textdata.ReadIMDB(path)
 	if err != nil {
-		return nil, fmt.Errorf("read imdb reviews: %w", err)
+		return nil, err
 	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return nil, fmt.Errorf("read imdb reviews %s: %w", path, err)
-	}
-	sc := bufio.NewScanner(zr)
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	var texts []string
-	for line := 1; sc.Scan(); line++ {
-		if line%1024 == 0 && ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		var r struct {
-			Text *string `json:"text"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
-		}
-		if r.Text == nil {
-			return nil, fmt.Errorf("%s:%d: review has no \"text\" field", path, line)
-		}
-		texts = append(texts, *r.Text)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read imdb reviews %s: %w", path, err)
+	texts := make([]string, len(reviews))
+	for i, r := range reviews {
+		texts[i] = r.Text
 	}
 	return texts, nil
 }
