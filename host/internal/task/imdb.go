@@ -3,9 +3,10 @@ package task
 import (
 	"context"
 	"fmt"
-	"github.com/p3o-rlhf/p3o/host/internal/textdata"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/p3o-rlhf/p3o/host/internal/textdata"
 )
 
 // The shape of the imdb-sentiment task's prompts and responses.
