@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/p3o-rlhf/p3o/host/internal/sft"
+)
+
+func init() {
+	register("sft", "supervised fine-tuning of the policy on a text corpus (IMDB by default)", runSFT)
+}
+
+// runSFT parses flags over an optional TOML config and runs sft.Run. Flags
+// set on the command line win over the file, which wins over the defaults.
+func runSFT(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("sft", flag.ContinueOnError)
+	def := sft.DefaultConfig()
+	var (
+		configPath = fs.String("config", "", "TOML file with any of the settings below (unknown keys are errors)")
+		data       = fs.String("data", def.Data, "training split (gzipped IMDB JSONL)")
+		heldout    = fs.String("heldout", def.HeldOut, "held-out split for the loss in nats per byte")
+		out        = fs.String("out", def.Out, "run directory (checkpoints, metrics, samples); an existing run there is resumed")
+		tokenizer  = fs.String("tokenizer", def.Tokenizer, `"byte" or "gpt2:DIR"`)
+		steps      = fs.Int("steps", def.Steps, "optimiser steps (also the length of the cosine schedule)")
+		minutes    = fs.Float64("minutes", def.Minutes, "stop after this many minutes of wall time (0: no limit); resumable")
+		batch      = fs.Int("batch", def.Batch, "windows per step")
+		lr         = fs.Float64("lr", def.LR, "peak AdamW learning rate")
+		minLR      = fs.Float64("min-lr", def.MinLR, "learning rate at the end of the cosine")
+		warmup     = fs.Int("warmup", def.Warmup, "linear warm-up steps")
+		wd         = fs.Float64("weight-decay", def.WeightDecay, "decoupled weight decay on matrices")
+		clip       = fs.Float64("clip", def.Clip, "global gradient-norm clip (0: none)")
+		seed       = fs.Uint64("seed", def.Seed, "seed of the initial weights and the window stream")
+		context_   = fs.Int("context", def.Model.Context, "context length (window size)")
+		dModel     = fs.Int("d-model", def.Model.DModel, "model width")
+		heads      = fs.Int("heads", def.Model.Heads, "attention heads")
+		layers     = fs.Int("layers", def.Model.Layers, "transformer blocks")
+		evalEvery  = fs.Int("eval-every", def.EvalEvery, "steps between held-out evaluations")
+		evalBatch  = fs.Int("eval-batches", def.EvalBatches, "batches per held-out evaluation")
+		ckptEvery  = fs.Int("checkpoint-every", def.CheckpointEvery, "steps between checkpoints")
+		samples    = fs.Int("samples", def.Samples, "samples printed at the end")
+		maxDocs    = fs.Int("max-docs", def.MaxDocs, "read at most this many reviews per split (0: all)")
+		noBar      = fs.Bool("no-progress", false, "no progress bar")
+	)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: host sft [flags]\n\nTrains the policy GPT on text; rerun the same command to resume an interrupted run.\n\nflags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return nil
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("sft: unexpected argument %q", fs.Arg(0))
+	}
+	cfg := def
+	if *configPath != "" {
+		var err error
+		if cfg, err = sft.LoadConfig(*configPath, cfg); err != nil {
+			return err
+		}
+	}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "data":
+			cfg.Data = *data
+		case "heldout":
+			cfg.HeldOut = *heldout
+		case "out":
+			cfg.Out = *out
+		case "tokenizer":
+			cfg.Tokenizer = *tokenizer
+		case "steps":
+			cfg.Steps = *steps
+		case "minutes":
+			cfg.Minutes = *minutes
+		case "batch":
+			cfg.Batch = *batch
+		case "lr":
+			cfg.LR = *lr
+		case "min-lr":
+			cfg.MinLR = *minLR
+		case "warmup":
+			cfg.Warmup = *warmup
+		case "weight-decay":
+			cfg.WeightDecay = *wd
+		case "clip":
+			cfg.Clip = *clip
+		case "seed":
+			cfg.Seed = *seed
+		case "context":
+			cfg.Model.Context = *context_
+		case "d-model":
+			cfg.Model.DModel = *dModel
+		case "heads":
+			cfg.Model.Heads = *heads
+		case "layers":
+			cfg.Model.Layers = *layers
+		case "eval-every":
+			cfg.EvalEvery = *evalEvery
+		case "eval-batches":
+			cfg.EvalBatches = *evalBatch
+		case "checkpoint-every":
+			cfg.CheckpointEvery = *ckptEvery
+		case "samples":
+			cfg.Samples = *samples
+		case "max-docs":
+			cfg.MaxDocs = *maxDocs
+		}
+	})
+	opts := sft.Options{Log: os.Stdout}
+	if !*noBar {
+		opts.Progress = os.Stderr
+	}
+	res, err := sft.Run(ctx, cfg, opts)
+	if err != nil {
+		return err
+	}
+	if !res.Done {
+		fmt.Printf("stopped at step %d of %d; rerun the same command to resume\n", res.Step, cfg.Steps)
+	}
+	return nil
+}
