@@ -112,7 +112,7 @@ const (
 func geluFwd(y, x []float32) {
 	y = y[:len(x)]
 	for i, v := range x {
-		t := ktanh(geluC * (v + geluA*v*v*v))
+		t := ftanh(geluC * (v + geluA*v*v*v))
 		y[i] = 0.5 * v * (1 + t)
 	}
 }
@@ -122,15 +122,12 @@ func geluBwd(dx, dy, x []float32) {
 	dx, dy = dx[:len(x)], dy[:len(x)]
 	for i, v := range x {
 		u := geluC * (v + geluA*v*v*v)
-		t := ktanh(u)
+		t := ftanh(u)
 		du := geluC * (1 + 3*geluA*v*v)
 		dx[i] = dy[i] * (0.5*(1+t) + 0.5*v*(1-t*t)*du)
 	}
 }
 
-func ktanh(x float32) float32 { return float32(math.Tanh(float64(x))) }
-
-func kexp(x float32) float32 { return float32(math.Exp(float64(x))) }
 
 // attnFwd computes causal multi-head self-attention for a packed qkv (b*t,
 // 3d) (columns q | k | v, head h at columns h*hd within each) into y (b*t,
@@ -158,7 +155,7 @@ func attnFwd(y, qkv, probs []float32, b, t, d, heads int) {
 				}
 				var sum float32
 				for j := 0; j <= i; j++ {
-					e := kexp(row[j] - m)
+					e := fexp(row[j] - m)
 					row[j] = e
 					sum += e
 				}
@@ -253,7 +250,7 @@ func lossFwd(logp, probs, h, wte []float32, targets []int32, n, v, d int) {
 		target := row[targets[i]]
 		var sum float32
 		for j, s := range row {
-			e := kexp(s - m)
+			e := fexp(s - m)
 			row[j] = e
 			sum += e
 		}

@@ -1,0 +1,62 @@
+package nn
+
+import (
+	"context"
+	"math/rand/v2"
+	"testing"
+)
+
+// benchConfig is the reference model of the speed comparison with PyTorch
+// (bench/pytorch/train_bench.py): vocabulary 256, d_model 128, 4 heads,
+// 2 layers, context 64, batch 16.
+var benchConfig = Config{Vocab: 256, Context: 64, DModel: 128, Heads: 4, Layers: 2}
+
+const benchBatch = 16
+
+// BenchmarkTrainStep measures one training step (forward, backward of the
+// mean cross-entropy, gradient clipping and AdamW) on the reference model and
+// reports tokens/s.
+//
+//	go test ./nn -run '^$' -bench TrainStep -benchmem -count 5
+func BenchmarkTrainStep(b *testing.B) {
+	m, err := NewModel(benchConfig, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	T := benchConfig.Context
+	n := benchBatch * T
+	tr, err := NewTrainer(m, benchBatch, T)
+	if err != nil {
+		b.Fatal(err)
+	}
+	opt := NewAdamW(m, AdamWConfig{LR: 1e-3, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1})
+	rng := rand.New(rand.NewPCG(1, 2))
+	tok, tgt := make([]int32, n), make([]int32, n)
+	for i := range tok {
+		tok[i] = int32(rng.IntN(benchConfig.Vocab))
+		tgt[i] = int32(rng.IntN(benchConfig.Vocab))
+	}
+	dlogp := make([]float32, n)
+	for i := range dlogp {
+		dlogp[i] = -1 / float32(n)
+	}
+	ctx := context.Background()
+	step := func() {
+		if _, _, err := tr.Forward(ctx, tok, tgt); err != nil {
+			b.Fatal(err)
+		}
+		m.ZeroGrad()
+		if err := tr.Backward(ctx, dlogp, nil); err != nil {
+			b.Fatal(err)
+		}
+		ClipGradNorm(m.Grads, 1)
+		opt.Update(m, 1e-3)
+	}
+	step() // warm up
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		step()
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
+}
