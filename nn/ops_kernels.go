@@ -128,7 +128,6 @@ func geluBwd(dx, dy, x []float32) {
 	}
 }
 
-
 // attnFwd computes causal multi-head self-attention for a packed qkv (b*t,
 // 3d) (columns q | k | v, head h at columns h*hd within each) into y (b*t,
 // d). probs (b, heads, t, t) keeps the attention weights (zero above the
