@@ -105,6 +105,10 @@ func WriteFile(path string, pairs []Pair) error {
 		return fmt.Errorf("write preferences: %w", err)
 	}
 	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write preferences %s: %w", path, err)
+	}
 	if err := Write(tmp, pairs); err != nil {
 		tmp.Close()
 		return fmt.Errorf("write preferences %s: %w", path, err)
