@@ -41,6 +41,8 @@ func runSFT(ctx context.Context, args []string) error {
 		evalBatch  = fs.Int("eval-batches", def.EvalBatches, "batches per held-out evaluation")
 		ckptEvery  = fs.Int("checkpoint-every", def.CheckpointEvery, "steps between checkpoints")
 		samples    = fs.Int("samples", def.Samples, "samples printed at the end")
+		promptTok  = fs.Int("prompt-tokens", def.PromptTokens, "tokens of each sample's held-out prompt (EOT included)")
+		sampleTok  = fs.Int("sample-tokens", def.SampleTokens, "new tokens per sample")
 		maxDocs    = fs.Int("max-docs", def.MaxDocs, "read at most this many reviews per split (0: all)")
 		noBar      = fs.Bool("no-progress", false, "no progress bar")
 	)
@@ -64,7 +66,9 @@ func runSFT(ctx context.Context, args []string) error {
 			return err
 		}
 	}
+	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) {
+		set[f.Name] = true
 		switch f.Name {
 		case "data":
 			cfg.Data = *data
@@ -108,10 +112,20 @@ func runSFT(ctx context.Context, args []string) error {
 			cfg.CheckpointEvery = *ckptEvery
 		case "samples":
 			cfg.Samples = *samples
+		case "prompt-tokens":
+			cfg.PromptTokens = *promptTok
+		case "sample-tokens":
+			cfg.SampleTokens = *sampleTok
 		case "max-docs":
 			cfg.MaxDocs = *maxDocs
 		}
 	})
+	// A shorter context without explicit sample lengths: shrink the samples
+	// to fit rather than fail.
+	if cfg.PromptTokens+cfg.SampleTokens-1 > cfg.Model.Context && !set["prompt-tokens"] && !set["sample-tokens"] {
+		cfg.PromptTokens = max(1, min(cfg.PromptTokens, cfg.Model.Context/4))
+		cfg.SampleTokens = cfg.Model.Context - cfg.PromptTokens + 1
+	}
 	opts := sft.Options{Log: os.Stdout}
 	if !*noBar {
 		opts.Progress = os.Stderr

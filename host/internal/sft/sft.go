@@ -362,7 +362,7 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 			st.Evals = append(st.Evals, p)
 			appendMetric(p)
 			if bar != nil {
-				bar.Clear()
+				fmt.Fprintln(opts.Progress) // keep the bar's last state on its own line
 			}
 			logf("step %d  wall %.0fs  train loss %.4f  held-out %.4f nats/byte  %.0f tok/s", p.Step, p.WallSeconds, p.TrainLoss, p.NatsPerByte, p.TokensPerSec)
 			lossSum, lossN, tokSince, trainSince = 0, 0, 0, 0
