@@ -2,17 +2,32 @@ package gemm
 
 import (
 	"math/rand/v2"
+	"os"
+	"runtime"
 	"testing"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
 )
 
+// GEMM_PACK_A and GEMM_PACK_B (auto, packed) force the packing choice, to
+// compare with always packing.
+func init() {
+	modes := map[string]int{"auto": packAuto, "packed": packAlways}
+	if m, ok := modes[os.Getenv("GEMM_PACK_A")]; ok {
+		packModeA = m
+	}
+	if m, ok := modes[os.Getenv("GEMM_PACK_B")]; ok {
+		packModeB = m
+	}
+}
+
 type sgemmFunc func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
 
 type benchImpl struct {
 	name    string
-	threads int // for this package's Sgemm: SetThreads value; 0 otherwise
+	threads int  // for this package's Sgemm: SetThreads value; 0 otherwise
+	single  bool // runs entirely on the calling thread
 	f       sgemmFunc
 }
 
@@ -30,7 +45,7 @@ func gonumSgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, ld
 // benchImpls are the implementations compared; openblas_test.go (build tag
 // openblas) adds OpenBLAS through cgo.
 var benchImpls = []benchImpl{
-	{name: "gemm-1t", threads: 1, f: Sgemm},
+	{name: "gemm-1t", threads: 1, single: true, f: Sgemm},
 	{name: "gemm-2t", threads: 2, f: Sgemm},
 	{name: "gonum", f: gonumSgemm},
 }
@@ -64,7 +79,10 @@ var benchShapes = []struct {
 }
 
 // BenchmarkSgemm reports GFLOP/s (2*m*n*k per call) per shape and
-// implementation, with beta = 1 as in gradient accumulation.
+// implementation, with beta = 1 as in gradient accumulation. Single-threaded
+// implementations also report cpu-GFLOP/s: the same work divided by the CPU
+// time of the benchmark's OS thread, which time slices lost to other
+// processes on a shared machine do not count.
 func BenchmarkSgemm(b *testing.B) {
 	for _, s := range benchShapes {
 		r := rand.New(rand.NewPCG(1, 1))
@@ -83,10 +101,18 @@ func BenchmarkSgemm(b *testing.B) {
 				if im.threads > 0 {
 					defer SetThreads(SetThreads(im.threads))
 				}
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+				cpu0 := threadCPUTime()
 				for b.Loop() {
 					im.f(s.transA, s.transB, s.m, s.n, s.k, 1, x, lda, y, ldb, 1, z, s.n)
 				}
-				b.ReportMetric(2*float64(s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				cpu := threadCPUTime() - cpu0
+				flops := 2 * float64(s.m*s.n*s.k) * float64(b.N)
+				b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				if im.single && cpu0 >= 0 && cpu > 0 {
+					b.ReportMetric(flops/cpu/1e9, "cpu-GFLOP/s")
+				}
 			})
 		}
 	}

@@ -274,6 +274,27 @@ func split(total, maxBlock, unit int) int {
 	return (size + unit - 1) / unit * unit
 }
 
+// Packing modes (variables so that tests and benchmarks can force each path).
+const (
+	packAuto   = iota // decide per product (see direct)
+	packAlways        // always pack
+)
+
+var packModeA, packModeB = packAuto, packAuto
+
+// direct reports whether the full micro-panels of op(A) and op(B) are read in
+// place instead of being packed. Any layout of A can be read in place (the
+// kernel takes a row and a depth stride), B only when it is not transposed
+// (each depth step is then 16 contiguous values). On the measured CPU (see
+// docs/benchmarks-gemm.md) reading in place was as fast or faster for every
+// shape of the model, large ones included: the blocks fit L2 and the packing
+// copies are not free; so packing is left to transposed B and edge panels.
+func (p *problem) direct() (directA, directB bool) {
+	directA = packModeA != packAlways
+	directB = !p.transB && packModeB != packAlways
+	return directA, directB
+}
+
 // blocked runs the five-loop blocked algorithm: column blocks of C (nc),
 // depth blocks (kc, packing op(B)), row blocks (mc, packing op(A)), then the
 // micro-tiles.
@@ -284,6 +305,7 @@ func (p *problem) blocked(ws *workspace) {
 		scale(m, n, beta, p.c, p.ldc)
 		beta = 1
 	}
+	directA, directB := p.direct()
 	ncB := split(n, ncMax, nr)
 	kcB := split(k, kcMax, 1)
 	mcB := split(m, mcMax, mr)
@@ -294,32 +316,45 @@ func (p *problem) blocked(ws *workspace) {
 		nc := min(ncB, n-jc)
 		for pc := 0; pc < k; pc += kcB {
 			kc := min(kcB, k-pc)
-			p.packB(ws.pb, pc, jc, kc, nc)
+			p.packB(ws.pb, pc, jc, kc, nc, directB)
 			load := beta != 0 || pc > 0
 			for ic := 0; ic < m; ic += mcB {
 				mc := min(mcB, m-ic)
-				p.packA(ws.pa, ic, pc, mc, kc)
-				ws.macro(mc, nc, kc, p.c[ic*p.ldc+jc:], p.ldc, load)
+				p.packA(ws.pa, ic, pc, mc, kc, directA)
+				p.macro(ws, ic, jc, pc, mc, nc, kc, load, directA, directB)
 			}
 		}
 	}
 }
 
-// macro multiplies the packed mc x kc block of A by the packed kc x nc block
-// of B into c, tile by tile; partial edge tiles go through ws.tmp.
-func (ws *workspace) macro(mc, nc, kc int, c []float32, ldc int, load bool) {
+// macro multiplies the mc x kc block of op(A) at (ic, pc) by the kc x nc
+// block of op(B) at (pc, jc) into C, tile by tile. Full micro-panels are read
+// in place when directA/directB, otherwise (and for partial panels) from the
+// packing buffers; partial tiles of C go through ws.tmp.
+func (p *problem) macro(ws *workspace, ic, jc, pc, mc, nc, kc int, load, directA, directB bool) {
+	c, ldc := p.c[ic*p.ldc+jc:], p.ldc
 	for jr := 0; jr < nc; jr += nr {
 		nn := min(nr, nc-jr)
-		pb := ws.pb[jr*kc : (jr+nr)*kc]
+		pb, sB := ws.pb[jr*kc:(jr+nr)*kc], nr
+		if directB && nn == nr {
+			pb, sB = p.b[pc*p.ldb+jc+jr:], p.ldb
+		}
 		for ir := 0; ir < mc; ir += mr {
 			mm := min(mr, mc-ir)
-			pa := ws.pa[ir*kc : (ir+mr)*kc]
+			pa, rsA, csA := ws.pa[ir*kc:(ir+mr)*kc], 1, mr
+			if directA && mm == mr {
+				if p.transA {
+					pa, rsA, csA = p.a[pc*p.lda+ic+ir:], 1, p.lda
+				} else {
+					pa, rsA, csA = p.a[(ic+ir)*p.lda+pc:], p.lda, 1
+				}
+			}
 			cc := c[ir*ldc+jr:]
 			if mm == mr && nn == nr {
-				kernel(kc, pa, pb, cc, ldc, load)
+				kernel(kc, pa, rsA, csA, pb, sB, cc, ldc, p.alpha, load)
 				continue
 			}
-			kernel(kc, pa, pb, ws.tmp[:], nr, false)
+			kernel(kc, pa, rsA, csA, pb, sB, ws.tmp[:], nr, p.alpha, false)
 			for i := range mm {
 				dst := cc[i*ldc : i*ldc+nn]
 				src := ws.tmp[i*nr : i*nr+nn]
@@ -336,24 +371,29 @@ func (ws *workspace) macro(mc, nc, kc int, c []float32, ldc int, load bool) {
 }
 
 // kernel dispatches one full mr x nr micro-tile to the assembly or the
-// portable kernel.
-func kernel(k int, a, b, c []float32, ldc int, load bool) {
+// portable kernel; the slice expressions keep the assembly within bounds.
+func kernel(k int, a []float32, rsA, csA int, b []float32, sB int, c []float32, ldc int, alpha float32, load bool) {
 	if useAVX2 {
-		_ = a[k*mr-1]
-		_ = b[k*nr-1]
+		_ = a[(mr-1)*rsA+(k-1)*csA]
+		_ = b[(k-1)*sB+nr-1]
 		_ = c[(mr-1)*ldc+nr-1]
-		kernel6x16AVX2(k, &a[0], &b[0], &c[0], ldc, load)
+		kernel6x16AVX2(k, &a[0], rsA, csA, &b[0], sB, &c[0], ldc, alpha, load)
 		return
 	}
-	kernelGo(k, a, b, c, ldc, load)
+	kernelGo(k, a, rsA, csA, b, sB, c, ldc, alpha, load)
 }
 
-// packA packs rows [ic, ic+mc) and depth [pc, pc+kc) of alpha*op(A) into
+// packA packs rows [ic, ic+mc) and depth [pc, pc+kc) of op(A) into
 // micro-panels of mr rows: panel r holds, for each depth step, mr consecutive
-// values; rows past the end are zero.
-func (p *problem) packA(dst []float32, ic, pc, mc, kc int) {
-	a, lda, alpha := p.a, p.lda, p.alpha
-	for i0 := 0; i0 < mc; i0 += mr {
+// values; rows past the end are zero. With edgeOnly only a trailing partial
+// panel is packed.
+func (p *problem) packA(dst []float32, ic, pc, mc, kc int, edgeOnly bool) {
+	a, lda := p.a, p.lda
+	first := 0
+	if edgeOnly {
+		first = mc / mr * mr
+	}
+	for i0 := first; i0 < mc; i0 += mr {
 		panel := dst[i0*kc : (i0+mr)*kc]
 		rows := min(mr, mc-i0)
 		if rows < mr {
@@ -364,28 +404,15 @@ func (p *problem) packA(dst []float32, ic, pc, mc, kc int) {
 			for q := range kc {
 				src := a[(pc+q)*lda+ic+i0:]
 				src = src[:rows]
-				d := panel[q*mr : q*mr+rows]
-				if alpha == 1 {
-					copy(d, src)
-				} else {
-					for r, v := range src {
-						d[r] = alpha * v
-					}
-				}
+				copy(panel[q*mr:q*mr+rows], src)
 			}
 			continue
 		}
 		for r := range rows {
 			src := a[(ic+i0+r)*lda+pc:]
 			src = src[:kc]
-			if alpha == 1 {
-				for q, v := range src {
-					panel[q*mr+r] = v
-				}
-			} else {
-				for q, v := range src {
-					panel[q*mr+r] = alpha * v
-				}
+			for q, v := range src {
+				panel[q*mr+r] = v
 			}
 		}
 	}
@@ -393,10 +420,15 @@ func (p *problem) packA(dst []float32, ic, pc, mc, kc int) {
 
 // packB packs depth [pc, pc+kc) and columns [jc, jc+nc) of op(B) into
 // micro-panels of nr columns: panel j holds, for each depth step, nr
-// consecutive values; columns past the end are zero.
-func (p *problem) packB(dst []float32, pc, jc, kc, nc int) {
+// consecutive values; columns past the end are zero. With edgeOnly only a
+// trailing partial panel is packed.
+func (p *problem) packB(dst []float32, pc, jc, kc, nc int, edgeOnly bool) {
 	b, ldb := p.b, p.ldb
-	for j0 := 0; j0 < nc; j0 += nr {
+	first := 0
+	if edgeOnly {
+		first = nc / nr * nr
+	}
+	for j0 := first; j0 < nc; j0 += nr {
 		panel := dst[j0*kc : (j0+nr)*kc]
 		cols := min(nr, nc-j0)
 		if cols < nr {

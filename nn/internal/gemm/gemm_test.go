@@ -117,8 +117,25 @@ func forEachKernel(t *testing.T, f func(t *testing.T)) {
 	t.Run("portable", f)
 }
 
+// forEachPackMode runs f with automatic packing, with panels read in place
+// wherever possible, and with everything packed.
+func forEachPackMode(t *testing.T, f func(t *testing.T)) {
+	defer func(a, b int) { packModeA, packModeB = a, b }(packModeA, packModeB)
+	for _, mode := range []struct {
+		name string
+		mode int
+	}{{"auto", packAuto}, {"packed", packAlways}} {
+		packModeA, packModeB = mode.mode, mode.mode
+		t.Run(mode.name, f)
+	}
+}
+
 func TestSgemm(t *testing.T) {
-	forEachKernel(t, func(t *testing.T) {
+	forEachKernel(t, func(t *testing.T) { forEachPackMode(t, testSgemm) })
+}
+
+func testSgemm(t *testing.T) {
+	{
 		r := rand.New(rand.NewPCG(1, 2))
 		for _, s := range testShapes {
 			for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
@@ -133,7 +150,7 @@ func TestSgemm(t *testing.T) {
 				}
 			}
 		}
-	})
+	}
 }
 
 // TestSgemmParallel covers products large enough to be split across
@@ -162,14 +179,18 @@ func TestKernels(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for _, k := range []int{1, 2, 3, 4, 5, 9, 64, 255, 256} {
 		for _, load := range []bool{false, true} {
-			t.Run(fmt.Sprintf("k=%d/load=%v", k, load), func(t *testing.T) {
+			alpha := float32(1)
+			if k%2 == 1 {
+				alpha = -0.5
+			}
+			t.Run(fmt.Sprintf("k=%d/load=%v/alpha=%v", k, load, alpha), func(t *testing.T) {
 				a, b := randSlice(r, k*mr), randSlice(r, k*nr)
 				const ldc = nr + 3
 				c0 := randSlice(r, mr*ldc)
 				c1 := append([]float32(nil), c0...)
 				c2 := append([]float32(nil), c0...)
-				kernel6x16AVX2(k, &a[0], &b[0], &c1[0], ldc, load)
-				kernelGo(k, a, b, c2, ldc, load)
+				kernel6x16AVX2(k, &a[0], 1, mr, &b[0], nr, &c1[0], ldc, alpha, load)
+				kernelGo(k, a, 1, mr, b, nr, c2, ldc, alpha, load)
 				for i := range c0 {
 					if i%ldc >= nr {
 						if c1[i] != c0[i] || c2[i] != c0[i] {

@@ -8,12 +8,14 @@ import "golang.org/x/sys/cpu"
 // features (AVX2 and FMA, with OS support for the YMM state).
 var useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
-// kernel6x16AVX2 computes the 6x16 product of a packed A micro-panel (k steps
-// of 6 values) and a packed B micro-panel (k steps of 16 values) and stores it
-// into c (row stride ldc), or adds it to c when load is true.
+// kernel6x16AVX2 computes the 6x16 product of an A micro-panel and a B
+// micro-panel over k depth steps, times alpha, and stores it into c (row
+// stride ldc), or adds it to c when load is true. Element (r, q) of the A panel is at
+// a[r*rsA+q*csA]; the 16 values of depth step q of the B panel start at
+// b[q*sB]. All strides are in elements.
 //
 //go:noescape
-func kernel6x16AVX2(k int, a, b, c *float32, ldc int, load bool)
+func kernel6x16AVX2(k int, a *float32, rsA, csA int, b *float32, sB int, c *float32, ldc int, alpha float32, load bool)
 
 // sdotAVX2 returns the dot product of the n values at x and y.
 //

@@ -2,39 +2,48 @@
 
 #include "textflag.h"
 
-// One rank-1 update of the 6x16 accumulator tile Y0..Y11: the packed A
-// micro-panel supplies 6 values at byte offset ao(SI), the packed B micro-panel
-// 16 values at byte offset bo(DI).
-#define STEP(ao, bo) \
-	VMOVUPS bo(DI), Y12; \
-	VMOVUPS bo+32(DI), Y13; \
-	VBROADCASTSS ao(SI), Y14; \
-	VBROADCASTSS ao+4(SI), Y15; \
+// One rank-1 update of the 6x16 accumulator tile Y0..Y11. Row r of the A
+// micro-panel is at SI + r*R8 (R10 = SI + 3*R8); the 16 values of the B
+// micro-panel are at DI. Then A advances by R9 bytes and B by R11 bytes.
+#define STEP \
+	VMOVUPS (DI), Y12; \
+	VMOVUPS 32(DI), Y13; \
+	VBROADCASTSS (SI), Y14; \
+	VBROADCASTSS (SI)(R8*1), Y15; \
 	VFMADD231PS Y12, Y14, Y0; \
 	VFMADD231PS Y13, Y14, Y1; \
 	VFMADD231PS Y12, Y15, Y2; \
 	VFMADD231PS Y13, Y15, Y3; \
-	VBROADCASTSS ao+8(SI), Y14; \
-	VBROADCASTSS ao+12(SI), Y15; \
+	VBROADCASTSS (SI)(R8*2), Y14; \
+	VBROADCASTSS (R10), Y15; \
 	VFMADD231PS Y12, Y14, Y4; \
 	VFMADD231PS Y13, Y14, Y5; \
 	VFMADD231PS Y12, Y15, Y6; \
 	VFMADD231PS Y13, Y15, Y7; \
-	VBROADCASTSS ao+16(SI), Y14; \
-	VBROADCASTSS ao+20(SI), Y15; \
+	VBROADCASTSS (R10)(R8*1), Y14; \
+	VBROADCASTSS (R10)(R8*2), Y15; \
 	VFMADD231PS Y12, Y14, Y8; \
 	VFMADD231PS Y13, Y14, Y9; \
 	VFMADD231PS Y12, Y15, Y10; \
-	VFMADD231PS Y13, Y15, Y11
+	VFMADD231PS Y13, Y15, Y11; \
+	ADDQ R9, SI; \
+	ADDQ R9, R10; \
+	ADDQ R11, DI
 
-// func kernel6x16AVX2(k int, a, b, c *float32, ldc int, load bool)
-TEXT ·kernel6x16AVX2(SB), NOSPLIT, $0-41
+// func kernel6x16AVX2(k int, a *float32, rsA, csA int, b *float32, sB int, c *float32, ldc int, alpha float32, load bool)
+TEXT ·kernel6x16AVX2(SB), NOSPLIT, $0-69
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DI
-	MOVQ c+24(FP), DX
-	MOVQ ldc+32(FP), R8
+	MOVQ rsA+16(FP), R8
 	SHLQ $2, R8
+	MOVQ csA+24(FP), R9
+	SHLQ $2, R9
+	MOVQ b+32(FP), DI
+	MOVQ sB+40(FP), R11
+	SHLQ $2, R11
+	MOVQ c+48(FP), DX
+	LEAQ (SI)(R8*2), R10
+	ADDQ R8, R10
 
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
@@ -56,12 +65,10 @@ TEXT ·kernel6x16AVX2(SB), NOSPLIT, $0-41
 	JZ   tail
 
 loop4:
-	STEP(0, 0)
-	STEP(24, 64)
-	STEP(48, 128)
-	STEP(72, 192)
-	ADDQ $96, SI
-	ADDQ $256, DI
+	STEP
+	STEP
+	STEP
+	STEP
 	DECQ BX
 	JNZ  loop4
 
@@ -70,14 +77,32 @@ tail:
 	JZ   done
 
 loop1:
-	STEP(0, 0)
-	ADDQ $24, SI
-	ADDQ $64, DI
+	STEP
 	DECQ CX
 	JNZ  loop1
 
 done:
-	MOVBQZX load+40(FP), AX
+	MOVL alpha+64(FP), AX
+	CMPL AX, $0x3f800000 // alpha == 1
+	JEQ  scaled
+	VBROADCASTSS alpha+64(FP), Y15
+	VMULPS Y15, Y0, Y0
+	VMULPS Y15, Y1, Y1
+	VMULPS Y15, Y2, Y2
+	VMULPS Y15, Y3, Y3
+	VMULPS Y15, Y4, Y4
+	VMULPS Y15, Y5, Y5
+	VMULPS Y15, Y6, Y6
+	VMULPS Y15, Y7, Y7
+	VMULPS Y15, Y8, Y8
+	VMULPS Y15, Y9, Y9
+	VMULPS Y15, Y10, Y10
+	VMULPS Y15, Y11, Y11
+
+scaled:
+	MOVQ ldc+56(FP), R8
+	SHLQ $2, R8
+	MOVBQZX load+68(FP), AX
 	TESTQ AX, AX
 	JZ   store
 

@@ -1,23 +1,23 @@
 package gemm
 
-// kernelGo is the portable micro-kernel: it computes the mr x nr product of a
-// packed A micro-panel (k steps of mr values) and a packed B micro-panel (k
-// steps of nr values) and stores it into c (row stride ldc), or adds it to c
-// when load is true. It works on 2x4 sub-tiles so that the accumulators stay
-// in registers.
-func kernelGo(k int, a, b, c []float32, ldc int, load bool) {
-	a = a[:k*mr]
-	b = b[:k*nr]
+// kernelGo is the portable micro-kernel: it computes the mr x nr product of an
+// A micro-panel and a B micro-panel over k depth steps, times alpha, and
+// stores it into c (row stride ldc), or adds it to c when load is true. Element (r, q) of the A
+// panel is a[r*rsA+q*csA]; the nr values of depth step q of the B panel start
+// at b[q*sB]. It works on 2x4 sub-tiles so that the accumulators stay in
+// registers.
+func kernelGo(k int, a []float32, rsA, csA int, b []float32, sB int, c []float32, ldc int, alpha float32, load bool) {
 	_ = c[(mr-1)*ldc+nr-1]
 	for r := 0; r < mr; r += 2 {
 		for j := 0; j < nr; j += 4 {
 			var c00, c01, c02, c03, c10, c11, c12, c13 float32
-			for p := 0; p < k; p++ {
-				ao := p*mr + r
-				bo := p*nr + j
-				aa := a[ao : ao+2 : ao+2]
+			ao := r * rsA
+			bo := j
+			for range k {
+				a0, a1 := a[ao], a[ao+rsA]
 				bb := b[bo : bo+4 : bo+4]
-				a0, a1 := aa[0], aa[1]
+				ao += csA
+				bo += sB
 				b0, b1, b2, b3 := bb[0], bb[1], bb[2], bb[3]
 				c00 += a0 * b0
 				c01 += a0 * b1
@@ -27,6 +27,10 @@ func kernelGo(k int, a, b, c []float32, ldc int, load bool) {
 				c11 += a1 * b1
 				c12 += a1 * b2
 				c13 += a1 * b3
+			}
+			if alpha != 1 {
+				c00, c01, c02, c03 = alpha*c00, alpha*c01, alpha*c02, alpha*c03
+				c10, c11, c12, c13 = alpha*c10, alpha*c11, alpha*c12, alpha*c13
 			}
 			r0 := c[r*ldc+j : r*ldc+j+4 : r*ldc+j+4]
 			r1 := c[(r+1)*ldc+j : (r+1)*ldc+j+4 : (r+1)*ldc+j+4]

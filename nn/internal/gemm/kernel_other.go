@@ -6,7 +6,7 @@ package gemm
 // can exercise both paths with one code).
 var useAVX2 = false
 
-func kernel6x16AVX2(k int, a, b, c *float32, ldc int, load bool) {
+func kernel6x16AVX2(k int, a *float32, rsA, csA int, b *float32, sB int, c *float32, ldc int, alpha float32, load bool) {
 	panic("gemm: assembly kernel called in a build without it")
 }
 

@@ -10,7 +10,8 @@ import (
 
 func init() {
 	benchImpls = append(benchImpls, benchImpl{
-		name: fmt.Sprintf("openblas-%dt", openblas.Threads()),
-		f:    openblas.Sgemm,
+		name:   fmt.Sprintf("openblas-%dt", openblas.Threads()),
+		single: openblas.Threads() == 1,
+		f:      openblas.Sgemm,
 	})
 }
