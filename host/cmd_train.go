@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -25,6 +27,10 @@ import (
 func init() {
 	register("train", "the main job: RLHF with an algorithm plugin (default when no command is given)", runTrain)
 }
+
+// killAtCheckpointEnv names the test hook that kills the host while it writes
+// a checkpoint (see TestCrashDuringCheckpoint).
+const killAtCheckpointEnv = "P3O_TEST_KILL_AT_CHECKPOINT"
 
 // trainSets collects repeated --set key=value flags.
 type trainSets []string
@@ -104,11 +110,8 @@ func trainPipeline(ctx context.Context, cfg *config.Config, resume bool, logger 
 	if err != nil {
 		return err
 	}
-	pluginCache := ""
-	if cfg.Run.CacheDir != "" {
-		pluginCache = filepath.Join(cache, "plugins")
-	}
-	rt := pluginrt.New(logger, pluginCache)
+	// Plugin binaries go to the user cache (keyed by their sources).
+	rt := pluginrt.New(logger, "")
 	defer rt.Close()
 
 	algoOpts, err := config.PluginOptions(cfg.Algo)
@@ -278,6 +281,17 @@ func trainPipeline(ctx context.Context, cfg *config.Config, resume bool, logger 
 		Algo: algo, AlgoSpec: spec,
 		Task: tk, Tok: tok, Policy: policy, Ref: policy.Clone(),
 		IsRestart: func(err error) bool { return errors.Is(err, pluginrt.ErrRestarted) },
+	}
+	if v := os.Getenv(killAtCheckpointEnv); v != "" {
+		// Test hook: SIGKILL this process in the middle of the Nth
+		// checkpoint write (complete temp dir, not yet renamed).
+		n, _ := strconv.Atoi(v)
+		count := 0
+		run.BeforeCheckpointRename = func(string) {
+			if count++; count == n {
+				syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			}
+		}
 	}
 	if rw != nil {
 		run.Reward, run.RewardName, run.RewardState = rw, rw.Spec().Name, rewardState

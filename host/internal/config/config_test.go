@@ -1,6 +1,7 @@
 package config
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -80,5 +81,23 @@ func TestEncodeRoundTrip(t *testing.T) {
 	}
 	if d.Run != c.Run || d.Train != c.Train || d.KL != c.KL || d.Algo["clip"] != 0.25 {
 		t.Errorf("round trip changed the config:\n%s", b)
+	}
+}
+
+func TestExamplesLoadStrictly(t *testing.T) {
+	paths, _ := filepath.Glob("../../../examples/*.toml")
+	if len(paths) == 0 {
+		t.Skip("no examples/*.toml found")
+	}
+	for _, p := range paths {
+		t.Run(filepath.Base(p), func(t *testing.T) {
+			c, err := Load(p, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Run.Algo == "" {
+				t.Errorf("got no run.algo, want every example to name its plugin")
+			}
+		})
 	}
 }
