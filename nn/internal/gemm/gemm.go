@@ -436,11 +436,22 @@ func (p *problem) packB(dst []float32, pc, jc, kc, nc int, edgeOnly bool) {
 		}
 		if p.transB {
 			// op(B)[q][j] = b[j*ldb+q]: each column is contiguous.
+			q0 := 0
+			if useAVX2 && cols == nr && kc >= 8 {
+				// 8x8 transposes in registers for whole blocks of 8 steps.
+				k8 := kc / 8
+				_ = b[(jc+j0+nr-1)*ldb+pc+k8*8-1]
+				packBTransAVX2(k8, &b[(jc+j0)*ldb+pc], ldb, &panel[0])
+				q0 = k8 * 8
+				if q0 == kc {
+					continue
+				}
+			}
 			for j := range cols {
-				src := b[(jc+j0+j)*ldb+pc:]
-				src = src[:kc]
+				src := b[(jc+j0+j)*ldb+pc+q0:]
+				src = src[:kc-q0]
 				for q, v := range src {
-					panel[q*nr+j] = v
+					panel[(q0+q)*nr+j] = v
 				}
 			}
 			continue

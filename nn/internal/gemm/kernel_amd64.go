@@ -26,3 +26,10 @@ func sdotAVX2(x, y *float32, n int) float32
 //
 //go:noescape
 func saxpyAVX2(alpha float32, x, y *float32, n int)
+
+// packBTransAVX2 packs 8*k8 depth steps of 16 rows of B (row j at
+// b[j*ldb:], contiguous in depth) into a B micro-panel: dst[q*16+j] =
+// b[j*ldb+q].
+//
+//go:noescape
+func packBTransAVX2(k8 int, b *float32, ldb int, dst *float32)

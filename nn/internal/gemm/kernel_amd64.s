@@ -279,3 +279,77 @@ aloop1:
 adone:
 	VZEROUPPER
 	RET
+
+// Load 8 floats from each of the 8 rows at base, base+R8, ..., base+7*R8
+// (hi = base + 4*R8, R9 = 3*R8), transpose the 8x8 block and store its rows
+// (depth steps) 64 bytes apart starting at off(DI).
+#define TRANSPOSE8(base, hi, off) \
+	VMOVUPS (base), Y0; \
+	VMOVUPS (base)(R8*1), Y1; \
+	VMOVUPS (base)(R8*2), Y2; \
+	VMOVUPS (base)(R9*1), Y3; \
+	VMOVUPS (hi), Y4; \
+	VMOVUPS (hi)(R8*1), Y5; \
+	VMOVUPS (hi)(R8*2), Y6; \
+	VMOVUPS (hi)(R9*1), Y7; \
+	VUNPCKLPS Y1, Y0, Y8; \
+	VUNPCKHPS Y1, Y0, Y9; \
+	VUNPCKLPS Y3, Y2, Y10; \
+	VUNPCKHPS Y3, Y2, Y11; \
+	VUNPCKLPS Y5, Y4, Y12; \
+	VUNPCKHPS Y5, Y4, Y13; \
+	VUNPCKLPS Y7, Y6, Y14; \
+	VUNPCKHPS Y7, Y6, Y15; \
+	VSHUFPS $0x44, Y10, Y8, Y0; \
+	VSHUFPS $0xEE, Y10, Y8, Y1; \
+	VSHUFPS $0x44, Y11, Y9, Y2; \
+	VSHUFPS $0xEE, Y11, Y9, Y3; \
+	VSHUFPS $0x44, Y14, Y12, Y4; \
+	VSHUFPS $0xEE, Y14, Y12, Y5; \
+	VSHUFPS $0x44, Y15, Y13, Y6; \
+	VSHUFPS $0xEE, Y15, Y13, Y7; \
+	VPERM2F128 $0x20, Y4, Y0, Y8; \
+	VPERM2F128 $0x20, Y5, Y1, Y9; \
+	VPERM2F128 $0x20, Y6, Y2, Y10; \
+	VPERM2F128 $0x20, Y7, Y3, Y11; \
+	VPERM2F128 $0x31, Y4, Y0, Y12; \
+	VPERM2F128 $0x31, Y5, Y1, Y13; \
+	VPERM2F128 $0x31, Y6, Y2, Y14; \
+	VPERM2F128 $0x31, Y7, Y3, Y15; \
+	VMOVUPS Y8, off(DI); \
+	VMOVUPS Y9, off+64(DI); \
+	VMOVUPS Y10, off+128(DI); \
+	VMOVUPS Y11, off+192(DI); \
+	VMOVUPS Y12, off+256(DI); \
+	VMOVUPS Y13, off+320(DI); \
+	VMOVUPS Y14, off+384(DI); \
+	VMOVUPS Y15, off+448(DI)
+
+// func packBTransAVX2(k8 int, b *float32, ldb int, dst *float32)
+TEXT ·packBTransAVX2(SB), NOSPLIT, $0-32
+	MOVQ k8+0(FP), CX
+	MOVQ b+8(FP), SI
+	MOVQ ldb+16(FP), R8
+	SHLQ $2, R8
+	MOVQ dst+24(FP), DI
+	LEAQ (R8)(R8*2), R9  // 3 rows
+	LEAQ (SI)(R8*4), R10 // row 4
+	LEAQ (R10)(R8*4), R11 // row 8
+	LEAQ (R11)(R8*4), R12 // row 12
+	TESTQ CX, CX
+	JZ   pdone
+
+ploop:
+	TRANSPOSE8(SI, R10, 0)
+	TRANSPOSE8(R11, R12, 32)
+	ADDQ $32, SI
+	ADDQ $32, R10
+	ADDQ $32, R11
+	ADDQ $32, R12
+	ADDQ $512, DI
+	DECQ CX
+	JNZ  ploop
+
+pdone:
+	VZEROUPPER
+	RET

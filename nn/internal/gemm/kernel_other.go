@@ -17,3 +17,7 @@ func sdotAVX2(x, y *float32, n int) float32 {
 func saxpyAVX2(alpha float32, x, y *float32, n int) {
 	panic("gemm: assembly kernel called in a build without it")
 }
+
+func packBTransAVX2(k8 int, b *float32, ldb int, dst *float32) {
+	panic("gemm: assembly kernel called in a build without it")
+}
