@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/p3o-rlhf/p3o/nn/safetensors"
 )
 
 // refLogits64 is an independent, straightforward float64 GPT-2 forward
@@ -185,5 +187,49 @@ func TestLoadHFGPT2Errors(t *testing.T) {
 				t.Errorf("got error %v, want one containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestLoadHFGPT2PrefixedLMHead(t *testing.T) {
+	src := ioSharedData(t, "gpt2-tiny-random")
+	want, err := LoadHFGPT2(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := safetensors.Read(filepath.Join(src, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// GPT2LMHeadModel layout: "transformer." prefix, tied lm_head, mask buffers.
+	var out safetensors.File
+	for _, ts := range f.Tensors {
+		ts.Name = "transformer." + ts.Name
+		out.Tensors = append(out.Tensors, ts)
+	}
+	wte := f.Get("wte.weight")
+	out.Tensors = append(out.Tensors,
+		safetensors.Tensor{Name: "lm_head.weight", Shape: wte.Shape, Data: wte.Data},
+		safetensors.Tensor{Name: "transformer.h.0.attn.bias", Shape: []int{1, 1, 2, 2}, Data: []float32{1, 0, 1, 1}},
+	)
+	dir := t.TempDir()
+	cfg, _ := os.ReadFile(filepath.Join(src, "config.json"))
+	os.WriteFile(filepath.Join(dir, "config.json"), cfg, 0o644)
+	if err := safetensors.Save(filepath.Join(dir, "model.safetensors"), &out); err != nil {
+		t.Fatal(err)
+	}
+	got, err := LoadHFGPT2(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, w := range want.Params.Tensors(want.Config) {
+		if !equalBits(got.Params.Tensors(got.Config)[i].Data, w.Data) {
+			t.Errorf("tensor %s differs when loaded with the transformer. prefix", w.Name)
+		}
+	}
+	// An unknown tensor is an error.
+	out.Tensors = append(out.Tensors, safetensors.Tensor{Name: "transformer.h.0.extra", Shape: []int{1}, Data: []float32{1}})
+	safetensors.Save(filepath.Join(dir, "model.safetensors"), &out)
+	if _, err := LoadHFGPT2(dir); err == nil || !strings.Contains(err.Error(), "unexpected tensor") {
+		t.Errorf("got %v, want an unexpected-tensor error", err)
 	}
 }
