@@ -48,7 +48,7 @@ func (c *AlgorithmClient) Prepare(ctx context.Context, req *PrepareRequest) (*Pr
 	if err != nil {
 		return nil, fromRPCError(ctx, err)
 	}
-	return prepareResponseFromProto(resp), nil
+	return prepareResponseFromProto(resp)
 }
 
 // Loss sends one minibatch and returns the loss and its gradients.
@@ -57,7 +57,7 @@ func (c *AlgorithmClient) Loss(ctx context.Context, req *LossRequest) (*LossResp
 	if err != nil {
 		return nil, fromRPCError(ctx, err)
 	}
-	return lossResponseFromProto(resp), nil
+	return lossResponseFromProto(resp)
 }
 
 // RewardClient is a Reward served by another process, reached over a gRPC
@@ -151,7 +151,7 @@ func fromRPCError(ctx context.Context, err error) error {
 		return err
 	}
 	switch st.Code() {
-	case codes.Unknown:
+	case codes.Unknown, codes.InvalidArgument:
 		return errors.New(st.Message())
 	case codes.Unimplemented:
 		return fmt.Errorf("%w: %s", ErrNotServed, st.Message())

@@ -14,10 +14,10 @@ import (
 // sdk/internal because they need the sdk types and sdk needs them: a separate
 // package would be an import cycle. Authors never see a pb type.
 //
-// Slices are shared, not copied: a message is built for one call and dropped
-// after it, so []float64 and []int32 move between the two representations
-// without copying (the wire cost of a Loss call is marshalling alone).
-// Empty repeated fields decode as nil.
+// A batch travels column-wise (see pb.Column): encoding copies each per-token
+// array once into its column; decoding copies nothing, every array being a
+// capacity-limited sub-slice of its column. Nil and empty arrays both
+// survive the round trip as they were.
 
 func specToProto(s *Spec) (*pb.Spec, error) {
 	if s == nil {
@@ -72,128 +72,316 @@ func specFromProto(p *pb.Spec) (*Spec, error) {
 	return s, nil
 }
 
-func arraysToProto(m map[string][]float64) []*pb.Array {
-	if len(m) == 0 {
-		return nil
+// columnToProto lays the arrays of every sequence end to end.
+func columnToProto(name string, arrays [][]float64) *pb.Column {
+	c := &pb.Column{Name: name}
+	total, anySet := 0, false
+	for _, a := range arrays {
+		total += len(a)
+		anySet = anySet || a != nil
 	}
-	names := make([]string, 0, len(m))
-	for k := range m {
-		names = append(names, k)
+	if !anySet {
+		return c
 	}
-	sort.Strings(names)
-	out := make([]*pb.Array, len(names))
-	backing := make([]pb.Array, len(names))
-	for i, k := range names {
-		backing[i].Name = k
-		backing[i].Values = m[k]
-		out[i] = &backing[i]
+	c.Lens = make([]int32, len(arrays))
+	c.Values = make([]float64, 0, total)
+	for i, a := range arrays {
+		if a == nil {
+			c.Lens[i] = -1
+			continue
+		}
+		c.Lens[i] = int32(len(a))
+		c.Values = append(c.Values, a...)
 	}
-	return out
+	return c
 }
 
-func arraysFromProto(a []*pb.Array) map[string][]float64 {
-	if len(a) == 0 {
+// columnFromProto splits a column into n arrays, sub-slices of one backing
+// array (capacity-limited, so an append never runs into the next one).
+func columnFromProto(what string, c *pb.Column, n int) ([][]float64, error) {
+	out := make([][]float64, n)
+	if len(c.GetLens()) == 0 {
+		if len(c.GetValues()) != 0 {
+			return nil, fmt.Errorf("malformed %s: %d values without lengths", what, len(c.GetValues()))
+		}
+		return out, nil
+	}
+	if len(c.Lens) != n {
+		return nil, fmt.Errorf("malformed %s: %d lengths for %d sequences", what, len(c.Lens), n)
+	}
+	off := 0
+	for i, l := range c.Lens {
+		if l < 0 {
+			continue
+		}
+		end := off + int(l)
+		if end > len(c.Values) {
+			return nil, fmt.Errorf("malformed %s: lengths exceed the %d values", what, len(c.Values))
+		}
+		out[i] = c.Values[off:end:end]
+		if out[i] == nil {
+			out[i] = []float64{} // empty, not nil (Values is nil when all are empty)
+		}
+		off = end
+	}
+	if off != len(c.Values) {
+		return nil, fmt.Errorf("malformed %s: lengths sum to %d, have %d values", what, off, len(c.Values))
+	}
+	return out, nil
+}
+
+// tokensToProto is columnToProto for token ids.
+func tokensToProto(seqs []Sequence, get func(*Sequence) []int32) *pb.Tokens {
+	t := &pb.Tokens{}
+	total, anySet := 0, false
+	for i := range seqs {
+		a := get(&seqs[i])
+		total += len(a)
+		anySet = anySet || a != nil
+	}
+	if !anySet {
+		return t
+	}
+	t.Lens = make([]int32, len(seqs))
+	t.Values = make([]int32, 0, total)
+	for i := range seqs {
+		a := get(&seqs[i])
+		if a == nil {
+			t.Lens[i] = -1
+			continue
+		}
+		t.Lens[i] = int32(len(a))
+		t.Values = append(t.Values, a...)
+	}
+	return t
+}
+
+// tokensFromProto is columnFromProto for token ids; set stores array i.
+func tokensFromProto(what string, t *pb.Tokens, n int, set func(i int, a []int32)) error {
+	if len(t.GetLens()) == 0 {
+		if len(t.GetValues()) != 0 {
+			return fmt.Errorf("malformed %s: %d tokens without lengths", what, len(t.GetValues()))
+		}
 		return nil
 	}
-	m := make(map[string][]float64, len(a))
-	for _, x := range a {
-		m[x.GetName()] = x.GetValues()
+	if len(t.Lens) != n {
+		return fmt.Errorf("malformed %s: %d lengths for %d sequences", what, len(t.Lens), n)
 	}
-	return m
+	off := 0
+	for i, l := range t.Lens {
+		if l < 0 {
+			continue
+		}
+		end := off + int(l)
+		if end > len(t.Values) {
+			return fmt.Errorf("malformed %s: lengths exceed the %d tokens", what, len(t.Values))
+		}
+		a := t.Values[off:end:end]
+		if a == nil {
+			a = []int32{} // empty, not nil (Values is nil when all are empty)
+		}
+		set(i, a)
+		off = end
+	}
+	if off != len(t.Values) {
+		return fmt.Errorf("malformed %s: lengths sum to %d, have %d tokens", what, off, len(t.Values))
+	}
+	return nil
+}
+
+// auxToProto turns per-sequence maps into one column per name.
+func auxToProto(aux []map[string][]float64) []*pb.Column {
+	seen := map[string]bool{}
+	var names []string
+	for _, m := range aux {
+		for k := range m {
+			if !seen[k] {
+				seen[k] = true
+				names = append(names, k)
+			}
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	sort.Strings(names)
+	cols := make([]*pb.Column, len(names))
+	arrays := make([][]float64, len(aux))
+	for j, name := range names {
+		for i, m := range aux {
+			arrays[i] = m[name]
+			if v, ok := m[name]; ok && v == nil {
+				arrays[i] = []float64{} // present but empty stays present
+			}
+		}
+		cols[j] = columnToProto(name, arrays)
+		if cols[j].Lens == nil { // every array present and empty, or absent
+			cols[j].Lens = make([]int32, len(aux))
+			for i, m := range aux {
+				if _, ok := m[name]; !ok {
+					cols[j].Lens[i] = -1
+				}
+			}
+		}
+	}
+	return cols
+}
+
+// auxFromProto turns columns back into per-sequence maps (nil for a
+// sequence without aux arrays).
+func auxFromProto(cols []*pb.Column, n int) ([]map[string][]float64, error) {
+	aux := make([]map[string][]float64, n)
+	for _, c := range cols {
+		arrays, err := columnFromProto("aux "+c.GetName(), c, n)
+		if err != nil {
+			return nil, err
+		}
+		for i, l := range c.GetLens() {
+			if l < 0 {
+				continue
+			}
+			if aux[i] == nil {
+				aux[i] = map[string][]float64{}
+			}
+			a := arrays[i]
+			if a == nil {
+				a = []float64{}
+			}
+			aux[i][c.GetName()] = a
+		}
+	}
+	return aux, nil
 }
 
 func batchToProto(b *Batch) *pb.Batch {
-	seqs := make([]*pb.Sequence, len(b.Sequences))
-	backing := make([]pb.Sequence, len(b.Sequences))
-	for i := range b.Sequences {
-		s := &b.Sequences[i]
-		p := &backing[i]
-		p.Group = s.Group
-		p.Prompt = s.Prompt
-		p.Response = s.Response
-		p.Logp = s.Logp
-		p.OldLogp = s.OldLogp
-		p.RefLogp = s.RefLogp
-		p.Values = s.Values
-		p.OldValues = s.OldValues
-		p.Reward = s.Reward
-		p.Rank = s.Rank
-		p.Aux = arraysToProto(s.Aux)
-		seqs[i] = p
+	seqs := b.Sequences
+	n := len(seqs)
+	p := &pb.Batch{Beta: b.Beta, N: int64(n)}
+	if n == 0 {
+		return p
 	}
-	return &pb.Batch{Sequences: seqs, Beta: b.Beta}
+	p.Group = make([]int64, n)
+	p.Reward = make([]float64, n)
+	p.Rank = make([]int32, n)
+	for i := range seqs {
+		p.Group[i] = seqs[i].Group
+		p.Reward[i] = seqs[i].Reward
+		p.Rank[i] = seqs[i].Rank
+	}
+	p.Prompt = tokensToProto(seqs, func(s *Sequence) []int32 { return s.Prompt })
+	p.Response = tokensToProto(seqs, func(s *Sequence) []int32 { return s.Response })
+	arrays := make([][]float64, n)
+	col := func(get func(*Sequence) []float64) *pb.Column {
+		for i := range seqs {
+			arrays[i] = get(&seqs[i])
+		}
+		return columnToProto("", arrays)
+	}
+	p.Logp = col(func(s *Sequence) []float64 { return s.Logp })
+	p.OldLogp = col(func(s *Sequence) []float64 { return s.OldLogp })
+	p.RefLogp = col(func(s *Sequence) []float64 { return s.RefLogp })
+	p.Values = col(func(s *Sequence) []float64 { return s.Values })
+	p.OldValues = col(func(s *Sequence) []float64 { return s.OldValues })
+	aux := make([]map[string][]float64, n)
+	for i := range seqs {
+		aux[i] = seqs[i].Aux
+	}
+	p.Aux = auxToProto(aux)
+	return p
 }
 
-func batchFromProto(p *pb.Batch) Batch {
-	seqs := p.GetSequences()
+func batchFromProto(p *pb.Batch) (Batch, error) {
 	b := Batch{Beta: p.GetBeta()}
-	if len(seqs) == 0 {
-		return b
+	n := int(p.GetN())
+	if n == 0 {
+		return b, nil
 	}
-	b.Sequences = make([]Sequence, len(seqs))
-	for i, q := range seqs {
-		b.Sequences[i] = Sequence{
-			Group:     q.Group,
-			Prompt:    q.Prompt,
-			Response:  q.Response,
-			Logp:      q.Logp,
-			OldLogp:   q.OldLogp,
-			RefLogp:   q.RefLogp,
-			Values:    q.Values,
-			OldValues: q.OldValues,
-			Reward:    q.Reward,
-			Rank:      q.Rank,
-			Aux:       arraysFromProto(q.Aux),
+	if n < 0 || len(p.Group) != n || len(p.Reward) != n || len(p.Rank) != n {
+		return b, fmt.Errorf("malformed batch: %d sequences but %d groups, %d rewards, %d ranks", n, len(p.Group), len(p.Reward), len(p.Rank))
+	}
+	seqs := make([]Sequence, n)
+	for i := range seqs {
+		seqs[i].Group = p.Group[i]
+		seqs[i].Reward = p.Reward[i]
+		seqs[i].Rank = p.Rank[i]
+	}
+	if err := tokensFromProto("prompt", p.Prompt, n, func(i int, a []int32) { seqs[i].Prompt = a }); err != nil {
+		return b, err
+	}
+	if err := tokensFromProto("response", p.Response, n, func(i int, a []int32) { seqs[i].Response = a }); err != nil {
+		return b, err
+	}
+	for _, f := range []struct {
+		what string
+		col  *pb.Column
+		set  func(s *Sequence, a []float64)
+	}{
+		{"logp", p.Logp, func(s *Sequence, a []float64) { s.Logp = a }},
+		{"old_logp", p.OldLogp, func(s *Sequence, a []float64) { s.OldLogp = a }},
+		{"ref_logp", p.RefLogp, func(s *Sequence, a []float64) { s.RefLogp = a }},
+		{"values", p.Values, func(s *Sequence, a []float64) { s.Values = a }},
+		{"old_values", p.OldValues, func(s *Sequence, a []float64) { s.OldValues = a }},
+	} {
+		arrays, err := columnFromProto(f.what, f.col, n)
+		if err != nil {
+			return b, err
+		}
+		for i, a := range arrays {
+			f.set(&seqs[i], a)
 		}
 	}
-	return b
+	if len(p.Aux) > 0 {
+		aux, err := auxFromProto(p.Aux, n)
+		if err != nil {
+			return b, err
+		}
+		for i := range seqs {
+			seqs[i].Aux = aux[i]
+		}
+	}
+	b.Sequences = seqs
+	return b, nil
 }
 
 func prepareResponseToProto(r *PrepareResponse) *pb.PrepareResponse {
 	if r == nil || r.Aux == nil {
 		return &pb.PrepareResponse{}
 	}
-	out := &pb.PrepareResponse{HasAux: true, Aux: make([]*pb.AuxSet, len(r.Aux))}
-	for i, m := range r.Aux {
-		out.Aux[i] = &pb.AuxSet{Arrays: arraysToProto(m)}
-	}
-	return out
+	return &pb.PrepareResponse{HasAux: true, N: int64(len(r.Aux)), Aux: auxToProto(r.Aux)}
 }
 
-func prepareResponseFromProto(p *pb.PrepareResponse) *PrepareResponse {
+func prepareResponseFromProto(p *pb.PrepareResponse) (*PrepareResponse, error) {
 	r := &PrepareResponse{}
 	if !p.GetHasAux() {
-		return r
+		return r, nil
 	}
-	r.Aux = make([]map[string][]float64, len(p.Aux))
-	for i, a := range p.Aux {
-		r.Aux[i] = arraysFromProto(a.GetArrays())
+	aux, err := auxFromProto(p.GetAux(), int(p.GetN()))
+	if err != nil {
+		return nil, err
 	}
-	return r
+	r.Aux = aux
+	return r, nil
 }
 
-func gradsToProto(g [][]float64) []*pb.Array {
-	if len(g) == 0 {
+func gradsToProto(g [][]float64) *pb.Column {
+	if g == nil {
 		return nil
 	}
-	out := make([]*pb.Array, len(g))
-	backing := make([]pb.Array, len(g))
-	for i, v := range g {
-		backing[i].Values = v
-		out[i] = &backing[i]
+	c := columnToProto("", g)
+	if c.Lens == nil {
+		c.Lens = make([]int32, len(g))
+		for i := range c.Lens {
+			c.Lens[i] = -1
+		}
 	}
-	return out
+	return c
 }
 
-func gradsFromProto(a []*pb.Array) [][]float64 {
-	if len(a) == 0 {
-		return nil
+func gradsFromProto(what string, c *pb.Column) ([][]float64, error) {
+	if c == nil {
+		return nil, nil
 	}
-	g := make([][]float64, len(a))
-	for i, x := range a {
-		g[i] = x.GetValues()
-	}
-	return g
+	return columnFromProto(what, c, len(c.Lens))
 }
 
 func lossResponseToProto(r *LossResponse) *pb.LossResponse {
@@ -201,27 +389,23 @@ func lossResponseToProto(r *LossResponse) *pb.LossResponse {
 		return &pb.LossResponse{}
 	}
 	return &pb.LossResponse{
-		Loss:          r.Loss,
-		GradLogp:      gradsToProto(r.GradLogp),
-		GradValues:    gradsToProto(r.GradValues),
-		HasGradValues: r.GradValues != nil,
-		Stats:         r.Stats,
+		Loss:       r.Loss,
+		GradLogp:   gradsToProto(r.GradLogp),
+		GradValues: gradsToProto(r.GradValues),
+		Stats:      r.Stats,
 	}
 }
 
-func lossResponseFromProto(p *pb.LossResponse) *LossResponse {
-	r := &LossResponse{
-		Loss:     p.GetLoss(),
-		GradLogp: gradsFromProto(p.GetGradLogp()),
-		Stats:    p.GetStats(),
+func lossResponseFromProto(p *pb.LossResponse) (*LossResponse, error) {
+	gl, err := gradsFromProto("grad_logp", p.GetGradLogp())
+	if err != nil {
+		return nil, err
 	}
-	if p.GetHasGradValues() {
-		r.GradValues = gradsFromProto(p.GetGradValues())
-		if r.GradValues == nil {
-			r.GradValues = [][]float64{}
-		}
+	gv, err := gradsFromProto("grad_values", p.GetGradValues())
+	if err != nil {
+		return nil, err
 	}
-	return r
+	return &LossResponse{Loss: p.GetLoss(), GradLogp: gl, GradValues: gv, Stats: p.GetStats()}, nil
 }
 
 func samplesToProto(s []Sample) []*pb.Sample {

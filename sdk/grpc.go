@@ -10,7 +10,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/experimental"
-	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
 
 	"github.com/p3o-rlhf/p3o/sdk/internal/pb"
@@ -35,22 +34,6 @@ const (
 	bufferSize = 1 << 20
 )
 
-// bufferPool replaces gRPC's default message buffer pool, whose tiers jump
-// from 32 KiB to 1 MiB: every message between 32 KiB and 1 MiB (a Loss
-// response, a Loss request) took a 1 MiB buffer that gRPC zeroes on each
-// reuse, ~30 us per call. Power-of-two tiers up to MaxMessageSize waste at
-// most half of a buffer.
-var bufferPool = func() mem.BufferPool {
-	exps := []uint8{8, 12, 14}
-	for e := uint8(15); 1<<e <= MaxMessageSize; e++ {
-		exps = append(exps, e)
-	}
-	p, err := mem.NewBinaryTieredBufferPool(exps...)
-	if err != nil {
-		return mem.DefaultBufferPool()
-	}
-	return p
-}()
 
 // newGRPCServer builds the plugin side's gRPC server with our size limits
 // and flow-control settings.
@@ -183,7 +166,11 @@ func (s *algorithmServer) Configure(ctx context.Context, req *pb.ConfigureReques
 
 func (s *algorithmServer) Prepare(ctx context.Context, req *pb.PrepareRequest) (_ *pb.PrepareResponse, err error) {
 	defer recoverPanic("Prepare", &err)
-	resp, err := s.impl.Prepare(ctx, &PrepareRequest{Batch: batchFromProto(req.GetBatch())})
+	batch, err := batchFromProto(req.GetBatch())
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	resp, err := s.impl.Prepare(ctx, &PrepareRequest{Batch: batch})
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -192,7 +179,11 @@ func (s *algorithmServer) Prepare(ctx context.Context, req *pb.PrepareRequest) (
 
 func (s *algorithmServer) Loss(ctx context.Context, req *pb.LossRequest) (_ *pb.LossResponse, err error) {
 	defer recoverPanic("Loss", &err)
-	resp, err := s.impl.Loss(ctx, &LossRequest{Batch: batchFromProto(req.GetBatch())})
+	batch, err := batchFromProto(req.GetBatch())
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	resp, err := s.impl.Loss(ctx, &LossRequest{Batch: batch})
 	if err != nil {
 		return nil, toStatus(err)
 	}

@@ -319,29 +319,38 @@ func (*ConfigureResponse) Descriptor() ([]byte, []int) {
 	return file_plugin_proto_rawDescGZIP(), []int{4}
 }
 
-// Array is a named per-token array (aux arrays, gradients).
-type Array struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Values        []float64              `protobuf:"fixed64,2,rep,packed,name=values,proto3" json:"values,omitempty"`
+// Column holds one per-token array of every sequence of a batch, laid end
+// to end: sequence i's array is the next lens[i] values. Sending a batch as a
+// few long packed arrays instead of one message per sequence makes a Loss
+// request a handful of fields that protobuf-go encodes and decodes in one
+// pass each, with one allocation per column; the SDK hands the plugin
+// sub-slices of it without copying.
+type Column struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name names an aux array (unused otherwise).
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// lens[i] is the length of sequence i's array, -1 when it is nil. An empty
+	// lens means every sequence's array is nil.
+	Lens          []int32   `protobuf:"zigzag32,2,rep,packed,name=lens,proto3" json:"lens,omitempty"`
+	Values        []float64 `protobuf:"fixed64,3,rep,packed,name=values,proto3" json:"values,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *Array) Reset() {
-	*x = Array{}
+func (x *Column) Reset() {
+	*x = Column{}
 	mi := &file_plugin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *Array) String() string {
+func (x *Column) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*Array) ProtoMessage() {}
+func (*Column) ProtoMessage() {}
 
-func (x *Array) ProtoReflect() protoreflect.Message {
+func (x *Column) ProtoReflect() protoreflect.Message {
 	mi := &file_plugin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -353,58 +362,57 @@ func (x *Array) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use Array.ProtoReflect.Descriptor instead.
-func (*Array) Descriptor() ([]byte, []int) {
+// Deprecated: Use Column.ProtoReflect.Descriptor instead.
+func (*Column) Descriptor() ([]byte, []int) {
 	return file_plugin_proto_rawDescGZIP(), []int{5}
 }
 
-func (x *Array) GetName() string {
+func (x *Column) GetName() string {
 	if x != nil {
 		return x.Name
 	}
 	return ""
 }
 
-func (x *Array) GetValues() []float64 {
+func (x *Column) GetLens() []int32 {
+	if x != nil {
+		return x.Lens
+	}
+	return nil
+}
+
+func (x *Column) GetValues() []float64 {
 	if x != nil {
 		return x.Values
 	}
 	return nil
 }
 
-// Sequence mirrors sdk.Sequence.
-type Sequence struct {
-	state     protoimpl.MessageState `protogen:"open.v1"`
-	Group     int64                  `protobuf:"varint,1,opt,name=group,proto3" json:"group,omitempty"`
-	Prompt    []int32                `protobuf:"varint,2,rep,packed,name=prompt,proto3" json:"prompt,omitempty"`
-	Response  []int32                `protobuf:"varint,3,rep,packed,name=response,proto3" json:"response,omitempty"`
-	Logp      []float64              `protobuf:"fixed64,4,rep,packed,name=logp,proto3" json:"logp,omitempty"`
-	OldLogp   []float64              `protobuf:"fixed64,5,rep,packed,name=old_logp,json=oldLogp,proto3" json:"old_logp,omitempty"`
-	RefLogp   []float64              `protobuf:"fixed64,6,rep,packed,name=ref_logp,json=refLogp,proto3" json:"ref_logp,omitempty"`
-	Values    []float64              `protobuf:"fixed64,7,rep,packed,name=values,proto3" json:"values,omitempty"`
-	OldValues []float64              `protobuf:"fixed64,8,rep,packed,name=old_values,json=oldValues,proto3" json:"old_values,omitempty"`
-	Reward    float64                `protobuf:"fixed64,9,opt,name=reward,proto3" json:"reward,omitempty"`
-	Rank      int32                  `protobuf:"varint,10,opt,name=rank,proto3" json:"rank,omitempty"`
-	// aux holds the arrays this plugin's Prepare returned, sorted by name.
-	Aux           []*Array `protobuf:"bytes,11,rep,name=aux,proto3" json:"aux,omitempty"`
+// Tokens is Column for token ids.
+type Tokens struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Lens  []int32                `protobuf:"zigzag32,1,rep,packed,name=lens,proto3" json:"lens,omitempty"`
+	// Token ids are sfixed32: 4 bytes each, encoded and decoded without a
+	// per-element varint loop.
+	Values        []int32 `protobuf:"fixed32,2,rep,packed,name=values,proto3" json:"values,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *Sequence) Reset() {
-	*x = Sequence{}
+func (x *Tokens) Reset() {
+	*x = Tokens{}
 	mi := &file_plugin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *Sequence) String() string {
+func (x *Tokens) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*Sequence) ProtoMessage() {}
+func (*Tokens) ProtoMessage() {}
 
-func (x *Sequence) ProtoReflect() protoreflect.Message {
+func (x *Tokens) ProtoReflect() protoreflect.Message {
 	mi := &file_plugin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -416,93 +424,45 @@ func (x *Sequence) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use Sequence.ProtoReflect.Descriptor instead.
-func (*Sequence) Descriptor() ([]byte, []int) {
+// Deprecated: Use Tokens.ProtoReflect.Descriptor instead.
+func (*Tokens) Descriptor() ([]byte, []int) {
 	return file_plugin_proto_rawDescGZIP(), []int{6}
 }
 
-func (x *Sequence) GetGroup() int64 {
+func (x *Tokens) GetLens() []int32 {
 	if x != nil {
-		return x.Group
-	}
-	return 0
-}
-
-func (x *Sequence) GetPrompt() []int32 {
-	if x != nil {
-		return x.Prompt
+		return x.Lens
 	}
 	return nil
 }
 
-func (x *Sequence) GetResponse() []int32 {
-	if x != nil {
-		return x.Response
-	}
-	return nil
-}
-
-func (x *Sequence) GetLogp() []float64 {
-	if x != nil {
-		return x.Logp
-	}
-	return nil
-}
-
-func (x *Sequence) GetOldLogp() []float64 {
-	if x != nil {
-		return x.OldLogp
-	}
-	return nil
-}
-
-func (x *Sequence) GetRefLogp() []float64 {
-	if x != nil {
-		return x.RefLogp
-	}
-	return nil
-}
-
-func (x *Sequence) GetValues() []float64 {
+func (x *Tokens) GetValues() []int32 {
 	if x != nil {
 		return x.Values
 	}
 	return nil
 }
 
-func (x *Sequence) GetOldValues() []float64 {
-	if x != nil {
-		return x.OldValues
-	}
-	return nil
-}
-
-func (x *Sequence) GetReward() float64 {
-	if x != nil {
-		return x.Reward
-	}
-	return 0
-}
-
-func (x *Sequence) GetRank() int32 {
-	if x != nil {
-		return x.Rank
-	}
-	return 0
-}
-
-func (x *Sequence) GetAux() []*Array {
-	if x != nil {
-		return x.Aux
-	}
-	return nil
-}
-
-// Batch mirrors sdk.Batch.
+// Batch mirrors sdk.Batch, column-wise: field i of each per-sequence list
+// belongs to sequence i.
 type Batch struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Sequences     []*Sequence            `protobuf:"bytes,1,rep,name=sequences,proto3" json:"sequences,omitempty"`
-	Beta          float64                `protobuf:"fixed64,2,opt,name=beta,proto3" json:"beta,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Beta  float64                `protobuf:"fixed64,1,opt,name=beta,proto3" json:"beta,omitempty"`
+	// n is the number of sequences.
+	N         int64     `protobuf:"varint,2,opt,name=n,proto3" json:"n,omitempty"`
+	Group     []int64   `protobuf:"varint,3,rep,packed,name=group,proto3" json:"group,omitempty"`
+	Reward    []float64 `protobuf:"fixed64,4,rep,packed,name=reward,proto3" json:"reward,omitempty"`
+	Rank      []int32   `protobuf:"varint,5,rep,packed,name=rank,proto3" json:"rank,omitempty"`
+	Prompt    *Tokens   `protobuf:"bytes,6,opt,name=prompt,proto3" json:"prompt,omitempty"`
+	Response  *Tokens   `protobuf:"bytes,7,opt,name=response,proto3" json:"response,omitempty"`
+	Logp      *Column   `protobuf:"bytes,8,opt,name=logp,proto3" json:"logp,omitempty"`
+	OldLogp   *Column   `protobuf:"bytes,9,opt,name=old_logp,json=oldLogp,proto3" json:"old_logp,omitempty"`
+	RefLogp   *Column   `protobuf:"bytes,10,opt,name=ref_logp,json=refLogp,proto3" json:"ref_logp,omitempty"`
+	Values    *Column   `protobuf:"bytes,11,opt,name=values,proto3" json:"values,omitempty"`
+	OldValues *Column   `protobuf:"bytes,12,opt,name=old_values,json=oldValues,proto3" json:"old_values,omitempty"`
+	// aux holds the arrays this plugin's Prepare returned, one column per
+	// name, sorted by name; lens[i] is -1 where sequence i lacks the name.
+	Aux           []*Column `protobuf:"bytes,13,rep,name=aux,proto3" json:"aux,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -537,18 +497,95 @@ func (*Batch) Descriptor() ([]byte, []int) {
 	return file_plugin_proto_rawDescGZIP(), []int{7}
 }
 
-func (x *Batch) GetSequences() []*Sequence {
-	if x != nil {
-		return x.Sequences
-	}
-	return nil
-}
-
 func (x *Batch) GetBeta() float64 {
 	if x != nil {
 		return x.Beta
 	}
 	return 0
+}
+
+func (x *Batch) GetN() int64 {
+	if x != nil {
+		return x.N
+	}
+	return 0
+}
+
+func (x *Batch) GetGroup() []int64 {
+	if x != nil {
+		return x.Group
+	}
+	return nil
+}
+
+func (x *Batch) GetReward() []float64 {
+	if x != nil {
+		return x.Reward
+	}
+	return nil
+}
+
+func (x *Batch) GetRank() []int32 {
+	if x != nil {
+		return x.Rank
+	}
+	return nil
+}
+
+func (x *Batch) GetPrompt() *Tokens {
+	if x != nil {
+		return x.Prompt
+	}
+	return nil
+}
+
+func (x *Batch) GetResponse() *Tokens {
+	if x != nil {
+		return x.Response
+	}
+	return nil
+}
+
+func (x *Batch) GetLogp() *Column {
+	if x != nil {
+		return x.Logp
+	}
+	return nil
+}
+
+func (x *Batch) GetOldLogp() *Column {
+	if x != nil {
+		return x.OldLogp
+	}
+	return nil
+}
+
+func (x *Batch) GetRefLogp() *Column {
+	if x != nil {
+		return x.RefLogp
+	}
+	return nil
+}
+
+func (x *Batch) GetValues() *Column {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+func (x *Batch) GetOldValues() *Column {
+	if x != nil {
+		return x.OldValues
+	}
+	return nil
+}
+
+func (x *Batch) GetAux() []*Column {
+	if x != nil {
+		return x.Aux
+	}
+	return nil
 }
 
 type PrepareRequest struct {
@@ -595,64 +632,22 @@ func (x *PrepareRequest) GetBatch() *Batch {
 	return nil
 }
 
-// AuxSet is the aux arrays of one sequence.
-type AuxSet struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Arrays        []*Array               `protobuf:"bytes,1,rep,name=arrays,proto3" json:"arrays,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *AuxSet) Reset() {
-	*x = AuxSet{}
-	mi := &file_plugin_proto_msgTypes[9]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *AuxSet) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*AuxSet) ProtoMessage() {}
-
-func (x *AuxSet) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[9]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use AuxSet.ProtoReflect.Descriptor instead.
-func (*AuxSet) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{9}
-}
-
-func (x *AuxSet) GetArrays() []*Array {
-	if x != nil {
-		return x.Arrays
-	}
-	return nil
-}
-
 type PrepareResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// aux is aligned with the request's sequences; empty when the plugin keeps
-	// nothing (has_aux false).
-	Aux           []*AuxSet `protobuf:"bytes,1,rep,name=aux,proto3" json:"aux,omitempty"`
-	HasAux        bool      `protobuf:"varint,2,opt,name=has_aux,json=hasAux,proto3" json:"has_aux,omitempty"`
+	// aux holds one column per name, sorted by name, over the request's
+	// sequences (lens[i] is -1 where sequence i lacks the name). has_aux is
+	// false when the plugin keeps nothing (nil Aux).
+	Aux    []*Column `protobuf:"bytes,1,rep,name=aux,proto3" json:"aux,omitempty"`
+	HasAux bool      `protobuf:"varint,2,opt,name=has_aux,json=hasAux,proto3" json:"has_aux,omitempty"`
+	// n is the number of sequences Aux covers.
+	N             int64 `protobuf:"varint,3,opt,name=n,proto3" json:"n,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PrepareResponse) Reset() {
 	*x = PrepareResponse{}
-	mi := &file_plugin_proto_msgTypes[10]
+	mi := &file_plugin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -664,7 +659,7 @@ func (x *PrepareResponse) String() string {
 func (*PrepareResponse) ProtoMessage() {}
 
 func (x *PrepareResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[10]
+	mi := &file_plugin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -677,10 +672,10 @@ func (x *PrepareResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrepareResponse.ProtoReflect.Descriptor instead.
 func (*PrepareResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{10}
+	return file_plugin_proto_rawDescGZIP(), []int{9}
 }
 
-func (x *PrepareResponse) GetAux() []*AuxSet {
+func (x *PrepareResponse) GetAux() []*Column {
 	if x != nil {
 		return x.Aux
 	}
@@ -694,6 +689,13 @@ func (x *PrepareResponse) GetHasAux() bool {
 	return false
 }
 
+func (x *PrepareResponse) GetN() int64 {
+	if x != nil {
+		return x.N
+	}
+	return 0
+}
+
 type LossRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Batch         *Batch                 `protobuf:"bytes,1,opt,name=batch,proto3" json:"batch,omitempty"`
@@ -703,7 +705,7 @@ type LossRequest struct {
 
 func (x *LossRequest) Reset() {
 	*x = LossRequest{}
-	mi := &file_plugin_proto_msgTypes[11]
+	mi := &file_plugin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -715,7 +717,7 @@ func (x *LossRequest) String() string {
 func (*LossRequest) ProtoMessage() {}
 
 func (x *LossRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[11]
+	mi := &file_plugin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -728,7 +730,7 @@ func (x *LossRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LossRequest.ProtoReflect.Descriptor instead.
 func (*LossRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{11}
+	return file_plugin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *LossRequest) GetBatch() *Batch {
@@ -741,19 +743,18 @@ func (x *LossRequest) GetBatch() *Batch {
 type LossResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Loss  float64                `protobuf:"fixed64,1,opt,name=loss,proto3" json:"loss,omitempty"`
-	// grad_logp[i].values is dLoss/dlogp of sequence i (name unused).
-	GradLogp []*Array `protobuf:"bytes,2,rep,name=grad_logp,json=gradLogp,proto3" json:"grad_logp,omitempty"`
-	// grad_values is empty without a value head (has_grad_values false).
-	GradValues    []*Array           `protobuf:"bytes,3,rep,name=grad_values,json=gradValues,proto3" json:"grad_values,omitempty"`
-	HasGradValues bool               `protobuf:"varint,4,opt,name=has_grad_values,json=hasGradValues,proto3" json:"has_grad_values,omitempty"`
-	Stats         map[string]float64 `protobuf:"bytes,5,rep,name=stats,proto3" json:"stats,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	// grad_logp is dLoss/dlogp, one array per sequence.
+	GradLogp *Column `protobuf:"bytes,2,opt,name=grad_logp,json=gradLogp,proto3" json:"grad_logp,omitempty"`
+	// grad_values is unset without a value head (nil GradValues).
+	GradValues    *Column            `protobuf:"bytes,3,opt,name=grad_values,json=gradValues,proto3" json:"grad_values,omitempty"`
+	Stats         map[string]float64 `protobuf:"bytes,4,rep,name=stats,proto3" json:"stats,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *LossResponse) Reset() {
 	*x = LossResponse{}
-	mi := &file_plugin_proto_msgTypes[12]
+	mi := &file_plugin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -765,7 +766,7 @@ func (x *LossResponse) String() string {
 func (*LossResponse) ProtoMessage() {}
 
 func (x *LossResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[12]
+	mi := &file_plugin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -778,7 +779,7 @@ func (x *LossResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LossResponse.ProtoReflect.Descriptor instead.
 func (*LossResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{12}
+	return file_plugin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *LossResponse) GetLoss() float64 {
@@ -788,25 +789,18 @@ func (x *LossResponse) GetLoss() float64 {
 	return 0
 }
 
-func (x *LossResponse) GetGradLogp() []*Array {
+func (x *LossResponse) GetGradLogp() *Column {
 	if x != nil {
 		return x.GradLogp
 	}
 	return nil
 }
 
-func (x *LossResponse) GetGradValues() []*Array {
+func (x *LossResponse) GetGradValues() *Column {
 	if x != nil {
 		return x.GradValues
 	}
 	return nil
-}
-
-func (x *LossResponse) GetHasGradValues() bool {
-	if x != nil {
-		return x.HasGradValues
-	}
-	return false
 }
 
 func (x *LossResponse) GetStats() map[string]float64 {
@@ -821,15 +815,15 @@ type Sample struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	Prompt         string                 `protobuf:"bytes,1,opt,name=prompt,proto3" json:"prompt,omitempty"`
 	Response       string                 `protobuf:"bytes,2,opt,name=response,proto3" json:"response,omitempty"`
-	PromptTokens   []int32                `protobuf:"varint,3,rep,packed,name=prompt_tokens,json=promptTokens,proto3" json:"prompt_tokens,omitempty"`
-	ResponseTokens []int32                `protobuf:"varint,4,rep,packed,name=response_tokens,json=responseTokens,proto3" json:"response_tokens,omitempty"`
+	PromptTokens   []int32                `protobuf:"fixed32,3,rep,packed,name=prompt_tokens,json=promptTokens,proto3" json:"prompt_tokens,omitempty"`
+	ResponseTokens []int32                `protobuf:"fixed32,4,rep,packed,name=response_tokens,json=responseTokens,proto3" json:"response_tokens,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Sample) Reset() {
 	*x = Sample{}
-	mi := &file_plugin_proto_msgTypes[13]
+	mi := &file_plugin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -841,7 +835,7 @@ func (x *Sample) String() string {
 func (*Sample) ProtoMessage() {}
 
 func (x *Sample) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[13]
+	mi := &file_plugin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -854,7 +848,7 @@ func (x *Sample) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sample.ProtoReflect.Descriptor instead.
 func (*Sample) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{13}
+	return file_plugin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Sample) GetPrompt() string {
@@ -894,7 +888,7 @@ type ScoreRequest struct {
 
 func (x *ScoreRequest) Reset() {
 	*x = ScoreRequest{}
-	mi := &file_plugin_proto_msgTypes[14]
+	mi := &file_plugin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -906,7 +900,7 @@ func (x *ScoreRequest) String() string {
 func (*ScoreRequest) ProtoMessage() {}
 
 func (x *ScoreRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[14]
+	mi := &file_plugin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -919,7 +913,7 @@ func (x *ScoreRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreRequest.ProtoReflect.Descriptor instead.
 func (*ScoreRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{14}
+	return file_plugin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ScoreRequest) GetSamples() []*Sample {
@@ -938,7 +932,7 @@ type ScoreResponse struct {
 
 func (x *ScoreResponse) Reset() {
 	*x = ScoreResponse{}
-	mi := &file_plugin_proto_msgTypes[15]
+	mi := &file_plugin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -950,7 +944,7 @@ func (x *ScoreResponse) String() string {
 func (*ScoreResponse) ProtoMessage() {}
 
 func (x *ScoreResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[15]
+	mi := &file_plugin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -963,7 +957,7 @@ func (x *ScoreResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreResponse.ProtoReflect.Descriptor instead.
 func (*ScoreResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{15}
+	return file_plugin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ScoreResponse) GetScores() []float64 {
@@ -985,7 +979,7 @@ type Comparison struct {
 
 func (x *Comparison) Reset() {
 	*x = Comparison{}
-	mi := &file_plugin_proto_msgTypes[16]
+	mi := &file_plugin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -997,7 +991,7 @@ func (x *Comparison) String() string {
 func (*Comparison) ProtoMessage() {}
 
 func (x *Comparison) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[16]
+	mi := &file_plugin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1010,7 +1004,7 @@ func (x *Comparison) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Comparison.ProtoReflect.Descriptor instead.
 func (*Comparison) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{16}
+	return file_plugin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Comparison) GetPrompt() string {
@@ -1045,7 +1039,7 @@ type TrainRequest struct {
 
 func (x *TrainRequest) Reset() {
 	*x = TrainRequest{}
-	mi := &file_plugin_proto_msgTypes[17]
+	mi := &file_plugin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1057,7 +1051,7 @@ func (x *TrainRequest) String() string {
 func (*TrainRequest) ProtoMessage() {}
 
 func (x *TrainRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[17]
+	mi := &file_plugin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1070,7 +1064,7 @@ func (x *TrainRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrainRequest.ProtoReflect.Descriptor instead.
 func (*TrainRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{17}
+	return file_plugin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *TrainRequest) GetTrain() []*Comparison {
@@ -1107,7 +1101,7 @@ type TrainResponse struct {
 
 func (x *TrainResponse) Reset() {
 	*x = TrainResponse{}
-	mi := &file_plugin_proto_msgTypes[18]
+	mi := &file_plugin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1119,7 +1113,7 @@ func (x *TrainResponse) String() string {
 func (*TrainResponse) ProtoMessage() {}
 
 func (x *TrainResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[18]
+	mi := &file_plugin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1132,7 +1126,7 @@ func (x *TrainResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrainResponse.ProtoReflect.Descriptor instead.
 func (*TrainResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{18}
+	return file_plugin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *TrainResponse) GetSteps() int64 {
@@ -1178,7 +1172,7 @@ type SaveStateRequest struct {
 
 func (x *SaveStateRequest) Reset() {
 	*x = SaveStateRequest{}
-	mi := &file_plugin_proto_msgTypes[19]
+	mi := &file_plugin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1190,7 +1184,7 @@ func (x *SaveStateRequest) String() string {
 func (*SaveStateRequest) ProtoMessage() {}
 
 func (x *SaveStateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[19]
+	mi := &file_plugin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1203,7 +1197,7 @@ func (x *SaveStateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SaveStateRequest.ProtoReflect.Descriptor instead.
 func (*SaveStateRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{19}
+	return file_plugin_proto_rawDescGZIP(), []int{18}
 }
 
 type SaveStateResponse struct {
@@ -1215,7 +1209,7 @@ type SaveStateResponse struct {
 
 func (x *SaveStateResponse) Reset() {
 	*x = SaveStateResponse{}
-	mi := &file_plugin_proto_msgTypes[20]
+	mi := &file_plugin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1227,7 +1221,7 @@ func (x *SaveStateResponse) String() string {
 func (*SaveStateResponse) ProtoMessage() {}
 
 func (x *SaveStateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[20]
+	mi := &file_plugin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1240,7 +1234,7 @@ func (x *SaveStateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SaveStateResponse.ProtoReflect.Descriptor instead.
 func (*SaveStateResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{20}
+	return file_plugin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SaveStateResponse) GetState() []byte {
@@ -1259,7 +1253,7 @@ type LoadStateRequest struct {
 
 func (x *LoadStateRequest) Reset() {
 	*x = LoadStateRequest{}
-	mi := &file_plugin_proto_msgTypes[21]
+	mi := &file_plugin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1271,7 +1265,7 @@ func (x *LoadStateRequest) String() string {
 func (*LoadStateRequest) ProtoMessage() {}
 
 func (x *LoadStateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[21]
+	mi := &file_plugin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1284,7 +1278,7 @@ func (x *LoadStateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadStateRequest.ProtoReflect.Descriptor instead.
 func (*LoadStateRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{21}
+	return file_plugin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *LoadStateRequest) GetState() []byte {
@@ -1302,7 +1296,7 @@ type LoadStateResponse struct {
 
 func (x *LoadStateResponse) Reset() {
 	*x = LoadStateResponse{}
-	mi := &file_plugin_proto_msgTypes[22]
+	mi := &file_plugin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1314,7 +1308,7 @@ func (x *LoadStateResponse) String() string {
 func (*LoadStateResponse) ProtoMessage() {}
 
 func (x *LoadStateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[22]
+	mi := &file_plugin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1327,7 +1321,7 @@ func (x *LoadStateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadStateResponse.ProtoReflect.Descriptor instead.
 func (*LoadStateResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{22}
+	return file_plugin_proto_rawDescGZIP(), []int{21}
 }
 
 var File_plugin_proto protoreflect.FileDescriptor
@@ -1354,43 +1348,44 @@ const file_plugin_proto_rawDesc = "" +
 	"\x04spec\x18\x01 \x01(\v2\x10.p3o.sdk.v1.SpecR\x04spec\",\n" +
 	"\x10ConfigureRequest\x12\x18\n" +
 	"\aoptions\x18\x01 \x01(\fR\aoptions\"\x13\n" +
-	"\x11ConfigureResponse\"3\n" +
-	"\x05Array\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
-	"\x06values\x18\x02 \x03(\x01R\x06values\"\xa6\x02\n" +
-	"\bSequence\x12\x14\n" +
-	"\x05group\x18\x01 \x01(\x03R\x05group\x12\x16\n" +
-	"\x06prompt\x18\x02 \x03(\x05R\x06prompt\x12\x1a\n" +
-	"\bresponse\x18\x03 \x03(\x05R\bresponse\x12\x12\n" +
-	"\x04logp\x18\x04 \x03(\x01R\x04logp\x12\x19\n" +
-	"\bold_logp\x18\x05 \x03(\x01R\aoldLogp\x12\x19\n" +
-	"\bref_logp\x18\x06 \x03(\x01R\arefLogp\x12\x16\n" +
-	"\x06values\x18\a \x03(\x01R\x06values\x12\x1d\n" +
+	"\x11ConfigureResponse\"H\n" +
+	"\x06Column\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04lens\x18\x02 \x03(\x11R\x04lens\x12\x16\n" +
+	"\x06values\x18\x03 \x03(\x01R\x06values\"4\n" +
+	"\x06Tokens\x12\x12\n" +
+	"\x04lens\x18\x01 \x03(\x11R\x04lens\x12\x16\n" +
+	"\x06values\x18\x02 \x03(\x0fR\x06values\"\xd2\x03\n" +
+	"\x05Batch\x12\x12\n" +
+	"\x04beta\x18\x01 \x01(\x01R\x04beta\x12\f\n" +
+	"\x01n\x18\x02 \x01(\x03R\x01n\x12\x14\n" +
+	"\x05group\x18\x03 \x03(\x03R\x05group\x12\x16\n" +
+	"\x06reward\x18\x04 \x03(\x01R\x06reward\x12\x12\n" +
+	"\x04rank\x18\x05 \x03(\x05R\x04rank\x12*\n" +
+	"\x06prompt\x18\x06 \x01(\v2\x12.p3o.sdk.v1.TokensR\x06prompt\x12.\n" +
+	"\bresponse\x18\a \x01(\v2\x12.p3o.sdk.v1.TokensR\bresponse\x12&\n" +
+	"\x04logp\x18\b \x01(\v2\x12.p3o.sdk.v1.ColumnR\x04logp\x12-\n" +
+	"\bold_logp\x18\t \x01(\v2\x12.p3o.sdk.v1.ColumnR\aoldLogp\x12-\n" +
+	"\bref_logp\x18\n" +
+	" \x01(\v2\x12.p3o.sdk.v1.ColumnR\arefLogp\x12*\n" +
+	"\x06values\x18\v \x01(\v2\x12.p3o.sdk.v1.ColumnR\x06values\x121\n" +
 	"\n" +
-	"old_values\x18\b \x03(\x01R\toldValues\x12\x16\n" +
-	"\x06reward\x18\t \x01(\x01R\x06reward\x12\x12\n" +
-	"\x04rank\x18\n" +
-	" \x01(\x05R\x04rank\x12#\n" +
-	"\x03aux\x18\v \x03(\v2\x11.p3o.sdk.v1.ArrayR\x03aux\"O\n" +
-	"\x05Batch\x122\n" +
-	"\tsequences\x18\x01 \x03(\v2\x14.p3o.sdk.v1.SequenceR\tsequences\x12\x12\n" +
-	"\x04beta\x18\x02 \x01(\x01R\x04beta\"9\n" +
+	"old_values\x18\f \x01(\v2\x12.p3o.sdk.v1.ColumnR\toldValues\x12$\n" +
+	"\x03aux\x18\r \x03(\v2\x12.p3o.sdk.v1.ColumnR\x03aux\"9\n" +
 	"\x0ePrepareRequest\x12'\n" +
-	"\x05batch\x18\x01 \x01(\v2\x11.p3o.sdk.v1.BatchR\x05batch\"3\n" +
-	"\x06AuxSet\x12)\n" +
-	"\x06arrays\x18\x01 \x03(\v2\x11.p3o.sdk.v1.ArrayR\x06arrays\"P\n" +
+	"\x05batch\x18\x01 \x01(\v2\x11.p3o.sdk.v1.BatchR\x05batch\"^\n" +
 	"\x0fPrepareResponse\x12$\n" +
-	"\x03aux\x18\x01 \x03(\v2\x12.p3o.sdk.v1.AuxSetR\x03aux\x12\x17\n" +
-	"\ahas_aux\x18\x02 \x01(\bR\x06hasAux\"6\n" +
+	"\x03aux\x18\x01 \x03(\v2\x12.p3o.sdk.v1.ColumnR\x03aux\x12\x17\n" +
+	"\ahas_aux\x18\x02 \x01(\bR\x06hasAux\x12\f\n" +
+	"\x01n\x18\x03 \x01(\x03R\x01n\"6\n" +
 	"\vLossRequest\x12'\n" +
-	"\x05batch\x18\x01 \x01(\v2\x11.p3o.sdk.v1.BatchR\x05batch\"\xa3\x02\n" +
+	"\x05batch\x18\x01 \x01(\v2\x11.p3o.sdk.v1.BatchR\x05batch\"\xfd\x01\n" +
 	"\fLossResponse\x12\x12\n" +
-	"\x04loss\x18\x01 \x01(\x01R\x04loss\x12.\n" +
-	"\tgrad_logp\x18\x02 \x03(\v2\x11.p3o.sdk.v1.ArrayR\bgradLogp\x122\n" +
-	"\vgrad_values\x18\x03 \x03(\v2\x11.p3o.sdk.v1.ArrayR\n" +
-	"gradValues\x12&\n" +
-	"\x0fhas_grad_values\x18\x04 \x01(\bR\rhasGradValues\x129\n" +
-	"\x05stats\x18\x05 \x03(\v2#.p3o.sdk.v1.LossResponse.StatsEntryR\x05stats\x1a8\n" +
+	"\x04loss\x18\x01 \x01(\x01R\x04loss\x12/\n" +
+	"\tgrad_logp\x18\x02 \x01(\v2\x12.p3o.sdk.v1.ColumnR\bgradLogp\x123\n" +
+	"\vgrad_values\x18\x03 \x01(\v2\x12.p3o.sdk.v1.ColumnR\n" +
+	"gradValues\x129\n" +
+	"\x05stats\x18\x04 \x03(\v2#.p3o.sdk.v1.LossResponse.StatsEntryR\x05stats\x1a8\n" +
 	"\n" +
 	"StatsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
@@ -1398,8 +1393,8 @@ const file_plugin_proto_rawDesc = "" +
 	"\x06Sample\x12\x16\n" +
 	"\x06prompt\x18\x01 \x01(\tR\x06prompt\x12\x1a\n" +
 	"\bresponse\x18\x02 \x01(\tR\bresponse\x12#\n" +
-	"\rprompt_tokens\x18\x03 \x03(\x05R\fpromptTokens\x12'\n" +
-	"\x0fresponse_tokens\x18\x04 \x03(\x05R\x0eresponseTokens\"<\n" +
+	"\rprompt_tokens\x18\x03 \x03(\x0fR\fpromptTokens\x12'\n" +
+	"\x0fresponse_tokens\x18\x04 \x03(\x0fR\x0eresponseTokens\"<\n" +
 	"\fScoreRequest\x12,\n" +
 	"\asamples\x18\x01 \x03(\v2\x12.p3o.sdk.v1.SampleR\asamples\"'\n" +
 	"\rScoreResponse\x12\x16\n" +
@@ -1454,74 +1449,78 @@ func file_plugin_proto_rawDescGZIP() []byte {
 	return file_plugin_proto_rawDescData
 }
 
-var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_plugin_proto_goTypes = []any{
 	(*Spec)(nil),              // 0: p3o.sdk.v1.Spec
 	(*DescribeRequest)(nil),   // 1: p3o.sdk.v1.DescribeRequest
 	(*DescribeResponse)(nil),  // 2: p3o.sdk.v1.DescribeResponse
 	(*ConfigureRequest)(nil),  // 3: p3o.sdk.v1.ConfigureRequest
 	(*ConfigureResponse)(nil), // 4: p3o.sdk.v1.ConfigureResponse
-	(*Array)(nil),             // 5: p3o.sdk.v1.Array
-	(*Sequence)(nil),          // 6: p3o.sdk.v1.Sequence
+	(*Column)(nil),            // 5: p3o.sdk.v1.Column
+	(*Tokens)(nil),            // 6: p3o.sdk.v1.Tokens
 	(*Batch)(nil),             // 7: p3o.sdk.v1.Batch
 	(*PrepareRequest)(nil),    // 8: p3o.sdk.v1.PrepareRequest
-	(*AuxSet)(nil),            // 9: p3o.sdk.v1.AuxSet
-	(*PrepareResponse)(nil),   // 10: p3o.sdk.v1.PrepareResponse
-	(*LossRequest)(nil),       // 11: p3o.sdk.v1.LossRequest
-	(*LossResponse)(nil),      // 12: p3o.sdk.v1.LossResponse
-	(*Sample)(nil),            // 13: p3o.sdk.v1.Sample
-	(*ScoreRequest)(nil),      // 14: p3o.sdk.v1.ScoreRequest
-	(*ScoreResponse)(nil),     // 15: p3o.sdk.v1.ScoreResponse
-	(*Comparison)(nil),        // 16: p3o.sdk.v1.Comparison
-	(*TrainRequest)(nil),      // 17: p3o.sdk.v1.TrainRequest
-	(*TrainResponse)(nil),     // 18: p3o.sdk.v1.TrainResponse
-	(*SaveStateRequest)(nil),  // 19: p3o.sdk.v1.SaveStateRequest
-	(*SaveStateResponse)(nil), // 20: p3o.sdk.v1.SaveStateResponse
-	(*LoadStateRequest)(nil),  // 21: p3o.sdk.v1.LoadStateRequest
-	(*LoadStateResponse)(nil), // 22: p3o.sdk.v1.LoadStateResponse
-	nil,                       // 23: p3o.sdk.v1.LossResponse.StatsEntry
-	nil,                       // 24: p3o.sdk.v1.TrainResponse.StatsEntry
+	(*PrepareResponse)(nil),   // 9: p3o.sdk.v1.PrepareResponse
+	(*LossRequest)(nil),       // 10: p3o.sdk.v1.LossRequest
+	(*LossResponse)(nil),      // 11: p3o.sdk.v1.LossResponse
+	(*Sample)(nil),            // 12: p3o.sdk.v1.Sample
+	(*ScoreRequest)(nil),      // 13: p3o.sdk.v1.ScoreRequest
+	(*ScoreResponse)(nil),     // 14: p3o.sdk.v1.ScoreResponse
+	(*Comparison)(nil),        // 15: p3o.sdk.v1.Comparison
+	(*TrainRequest)(nil),      // 16: p3o.sdk.v1.TrainRequest
+	(*TrainResponse)(nil),     // 17: p3o.sdk.v1.TrainResponse
+	(*SaveStateRequest)(nil),  // 18: p3o.sdk.v1.SaveStateRequest
+	(*SaveStateResponse)(nil), // 19: p3o.sdk.v1.SaveStateResponse
+	(*LoadStateRequest)(nil),  // 20: p3o.sdk.v1.LoadStateRequest
+	(*LoadStateResponse)(nil), // 21: p3o.sdk.v1.LoadStateResponse
+	nil,                       // 22: p3o.sdk.v1.LossResponse.StatsEntry
+	nil,                       // 23: p3o.sdk.v1.TrainResponse.StatsEntry
 }
 var file_plugin_proto_depIdxs = []int32{
 	0,  // 0: p3o.sdk.v1.DescribeResponse.spec:type_name -> p3o.sdk.v1.Spec
-	5,  // 1: p3o.sdk.v1.Sequence.aux:type_name -> p3o.sdk.v1.Array
-	6,  // 2: p3o.sdk.v1.Batch.sequences:type_name -> p3o.sdk.v1.Sequence
-	7,  // 3: p3o.sdk.v1.PrepareRequest.batch:type_name -> p3o.sdk.v1.Batch
-	5,  // 4: p3o.sdk.v1.AuxSet.arrays:type_name -> p3o.sdk.v1.Array
-	9,  // 5: p3o.sdk.v1.PrepareResponse.aux:type_name -> p3o.sdk.v1.AuxSet
-	7,  // 6: p3o.sdk.v1.LossRequest.batch:type_name -> p3o.sdk.v1.Batch
-	5,  // 7: p3o.sdk.v1.LossResponse.grad_logp:type_name -> p3o.sdk.v1.Array
-	5,  // 8: p3o.sdk.v1.LossResponse.grad_values:type_name -> p3o.sdk.v1.Array
-	23, // 9: p3o.sdk.v1.LossResponse.stats:type_name -> p3o.sdk.v1.LossResponse.StatsEntry
-	13, // 10: p3o.sdk.v1.ScoreRequest.samples:type_name -> p3o.sdk.v1.Sample
-	16, // 11: p3o.sdk.v1.TrainRequest.train:type_name -> p3o.sdk.v1.Comparison
-	16, // 12: p3o.sdk.v1.TrainRequest.held_out:type_name -> p3o.sdk.v1.Comparison
-	24, // 13: p3o.sdk.v1.TrainResponse.stats:type_name -> p3o.sdk.v1.TrainResponse.StatsEntry
-	1,  // 14: p3o.sdk.v1.Algorithm.Describe:input_type -> p3o.sdk.v1.DescribeRequest
-	3,  // 15: p3o.sdk.v1.Algorithm.Configure:input_type -> p3o.sdk.v1.ConfigureRequest
-	8,  // 16: p3o.sdk.v1.Algorithm.Prepare:input_type -> p3o.sdk.v1.PrepareRequest
-	11, // 17: p3o.sdk.v1.Algorithm.Loss:input_type -> p3o.sdk.v1.LossRequest
-	1,  // 18: p3o.sdk.v1.Reward.Describe:input_type -> p3o.sdk.v1.DescribeRequest
-	3,  // 19: p3o.sdk.v1.Reward.Configure:input_type -> p3o.sdk.v1.ConfigureRequest
-	14, // 20: p3o.sdk.v1.Reward.Score:input_type -> p3o.sdk.v1.ScoreRequest
-	17, // 21: p3o.sdk.v1.Reward.Train:input_type -> p3o.sdk.v1.TrainRequest
-	19, // 22: p3o.sdk.v1.Reward.SaveState:input_type -> p3o.sdk.v1.SaveStateRequest
-	21, // 23: p3o.sdk.v1.Reward.LoadState:input_type -> p3o.sdk.v1.LoadStateRequest
-	2,  // 24: p3o.sdk.v1.Algorithm.Describe:output_type -> p3o.sdk.v1.DescribeResponse
-	4,  // 25: p3o.sdk.v1.Algorithm.Configure:output_type -> p3o.sdk.v1.ConfigureResponse
-	10, // 26: p3o.sdk.v1.Algorithm.Prepare:output_type -> p3o.sdk.v1.PrepareResponse
-	12, // 27: p3o.sdk.v1.Algorithm.Loss:output_type -> p3o.sdk.v1.LossResponse
-	2,  // 28: p3o.sdk.v1.Reward.Describe:output_type -> p3o.sdk.v1.DescribeResponse
-	4,  // 29: p3o.sdk.v1.Reward.Configure:output_type -> p3o.sdk.v1.ConfigureResponse
-	15, // 30: p3o.sdk.v1.Reward.Score:output_type -> p3o.sdk.v1.ScoreResponse
-	18, // 31: p3o.sdk.v1.Reward.Train:output_type -> p3o.sdk.v1.TrainResponse
-	20, // 32: p3o.sdk.v1.Reward.SaveState:output_type -> p3o.sdk.v1.SaveStateResponse
-	22, // 33: p3o.sdk.v1.Reward.LoadState:output_type -> p3o.sdk.v1.LoadStateResponse
-	24, // [24:34] is the sub-list for method output_type
-	14, // [14:24] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	6,  // 1: p3o.sdk.v1.Batch.prompt:type_name -> p3o.sdk.v1.Tokens
+	6,  // 2: p3o.sdk.v1.Batch.response:type_name -> p3o.sdk.v1.Tokens
+	5,  // 3: p3o.sdk.v1.Batch.logp:type_name -> p3o.sdk.v1.Column
+	5,  // 4: p3o.sdk.v1.Batch.old_logp:type_name -> p3o.sdk.v1.Column
+	5,  // 5: p3o.sdk.v1.Batch.ref_logp:type_name -> p3o.sdk.v1.Column
+	5,  // 6: p3o.sdk.v1.Batch.values:type_name -> p3o.sdk.v1.Column
+	5,  // 7: p3o.sdk.v1.Batch.old_values:type_name -> p3o.sdk.v1.Column
+	5,  // 8: p3o.sdk.v1.Batch.aux:type_name -> p3o.sdk.v1.Column
+	7,  // 9: p3o.sdk.v1.PrepareRequest.batch:type_name -> p3o.sdk.v1.Batch
+	5,  // 10: p3o.sdk.v1.PrepareResponse.aux:type_name -> p3o.sdk.v1.Column
+	7,  // 11: p3o.sdk.v1.LossRequest.batch:type_name -> p3o.sdk.v1.Batch
+	5,  // 12: p3o.sdk.v1.LossResponse.grad_logp:type_name -> p3o.sdk.v1.Column
+	5,  // 13: p3o.sdk.v1.LossResponse.grad_values:type_name -> p3o.sdk.v1.Column
+	22, // 14: p3o.sdk.v1.LossResponse.stats:type_name -> p3o.sdk.v1.LossResponse.StatsEntry
+	12, // 15: p3o.sdk.v1.ScoreRequest.samples:type_name -> p3o.sdk.v1.Sample
+	15, // 16: p3o.sdk.v1.TrainRequest.train:type_name -> p3o.sdk.v1.Comparison
+	15, // 17: p3o.sdk.v1.TrainRequest.held_out:type_name -> p3o.sdk.v1.Comparison
+	23, // 18: p3o.sdk.v1.TrainResponse.stats:type_name -> p3o.sdk.v1.TrainResponse.StatsEntry
+	1,  // 19: p3o.sdk.v1.Algorithm.Describe:input_type -> p3o.sdk.v1.DescribeRequest
+	3,  // 20: p3o.sdk.v1.Algorithm.Configure:input_type -> p3o.sdk.v1.ConfigureRequest
+	8,  // 21: p3o.sdk.v1.Algorithm.Prepare:input_type -> p3o.sdk.v1.PrepareRequest
+	10, // 22: p3o.sdk.v1.Algorithm.Loss:input_type -> p3o.sdk.v1.LossRequest
+	1,  // 23: p3o.sdk.v1.Reward.Describe:input_type -> p3o.sdk.v1.DescribeRequest
+	3,  // 24: p3o.sdk.v1.Reward.Configure:input_type -> p3o.sdk.v1.ConfigureRequest
+	13, // 25: p3o.sdk.v1.Reward.Score:input_type -> p3o.sdk.v1.ScoreRequest
+	16, // 26: p3o.sdk.v1.Reward.Train:input_type -> p3o.sdk.v1.TrainRequest
+	18, // 27: p3o.sdk.v1.Reward.SaveState:input_type -> p3o.sdk.v1.SaveStateRequest
+	20, // 28: p3o.sdk.v1.Reward.LoadState:input_type -> p3o.sdk.v1.LoadStateRequest
+	2,  // 29: p3o.sdk.v1.Algorithm.Describe:output_type -> p3o.sdk.v1.DescribeResponse
+	4,  // 30: p3o.sdk.v1.Algorithm.Configure:output_type -> p3o.sdk.v1.ConfigureResponse
+	9,  // 31: p3o.sdk.v1.Algorithm.Prepare:output_type -> p3o.sdk.v1.PrepareResponse
+	11, // 32: p3o.sdk.v1.Algorithm.Loss:output_type -> p3o.sdk.v1.LossResponse
+	2,  // 33: p3o.sdk.v1.Reward.Describe:output_type -> p3o.sdk.v1.DescribeResponse
+	4,  // 34: p3o.sdk.v1.Reward.Configure:output_type -> p3o.sdk.v1.ConfigureResponse
+	14, // 35: p3o.sdk.v1.Reward.Score:output_type -> p3o.sdk.v1.ScoreResponse
+	17, // 36: p3o.sdk.v1.Reward.Train:output_type -> p3o.sdk.v1.TrainResponse
+	19, // 37: p3o.sdk.v1.Reward.SaveState:output_type -> p3o.sdk.v1.SaveStateResponse
+	21, // 38: p3o.sdk.v1.Reward.LoadState:output_type -> p3o.sdk.v1.LoadStateResponse
+	29, // [29:39] is the sub-list for method output_type
+	19, // [19:29] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_plugin_proto_init() }
@@ -1535,7 +1534,7 @@ func file_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugin_proto_rawDesc), len(file_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   25,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
