@@ -34,7 +34,6 @@ const (
 	bufferSize = 1 << 20
 )
 
-
 // newGRPCServer builds the plugin side's gRPC server with our size limits
 // and flow-control settings.
 func newGRPCServer(opts []grpc.ServerOption) *grpc.Server {
