@@ -361,7 +361,12 @@ func smpExp(x float32) float32 {
 	if x > 88 || x < -87 || x != x { // near overflow/underflow, NaN: rare
 		return float32(math.Exp(float64(x)))
 	}
-	n := float32(math.Floor(float64(x*1.44269504088896341 + 0.5)))
+	// Round x*log2(e) to the nearest integer n with the 1.5*2^23 trick: the
+	// low mantissa bits of the sum are n.
+	const magic = 12582912
+	nf := x*1.44269504088896341 + magic
+	ni := int32(math.Float32bits(nf)) - 0x4b400000
+	n := nf - magic
 	r := x - n*0.693359375 + n*2.12194440e-4
 	p := float32(1.9875691500e-4)
 	p = p*r + 1.3981999507e-3
@@ -370,7 +375,7 @@ func smpExp(x float32) float32 {
 	p = p*r + 1.6666665459e-1
 	p = p*r + 5.0000001201e-1
 	p = p*r*r + r + 1
-	return p * math.Float32frombits(uint32(int32(n)+127)<<23)
+	return p * math.Float32frombits(uint32(ni+127)<<23)
 }
 
 // draw picks the next token from one row of logits and returns it with its

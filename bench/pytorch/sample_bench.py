@@ -3,8 +3,8 @@
 Same model as the Go benchmark: GPT-2 style, vocab 256, d_model 128, 4 heads,
 2 layers, context 64, LM head tied to wte, tanh GELU, LayerNorm eps 1e-5.
 16 sequences x 64 new tokens from a one-token prompt, temperature 1 over the
-full vocabulary, KV cache, one thread. Prints tokens/s per repetition and the
-median.
+full vocabulary, KV cache, one thread. Prints tokens per wall-second and per
+CPU-second (steadier on a shared machine) per repetition, and the medians.
 
 Run with Debian's interpreter and torch (apt-get install python3-torch):
     /usr/bin/python3 bench/pytorch/sample_bench.py [--reps 7]
@@ -87,13 +87,16 @@ def main():
     model = GPT().eval()
     gen = torch.Generator().manual_seed(1)
     sample(model, gen)  # warm-up
-    rates = []
+    rates, cpu_rates = [], []
     for _ in range(args.reps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         sample(model, gen)
-        rates.append(B * NEW / (time.perf_counter() - t0))
-        print(f"{rates[-1]:.0f} tokens/s")
-    print(f"torch {torch.__version__}, {args.threads} thread(s): median {statistics.median(rates):.0f} tokens/s")
+        t1, c1 = time.perf_counter(), time.process_time()
+        rates.append(B * NEW / (t1 - t0))
+        cpu_rates.append(B * NEW / (c1 - c0))
+        print(f"{rates[-1]:.0f} tokens/s  {cpu_rates[-1]:.0f} tokens/cpu-s")
+    print(f"torch {torch.__version__}, {args.threads} thread(s): median {statistics.median(rates):.0f} tokens/s, "
+          f"{statistics.median(cpu_rates):.0f} tokens/cpu-s")
 
 
 if __name__ == "__main__":
