@@ -2,5 +2,5 @@
 
 package gemm
 
-// threadCPUTime is not available on this OS.
-func threadCPUTime() float64 { return -1 }
+// cpuTime is not available on this OS.
+func cpuTime(process bool) float64 { return -1 }

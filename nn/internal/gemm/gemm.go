@@ -36,7 +36,7 @@ const (
 
 // parallelMinFlops is the smallest product (2*m*n*k) that is split across
 // goroutines; below it the hand-off costs more than it saves.
-const parallelMinFlops = 2 << 20
+const parallelMinFlops = 8 << 20
 
 // threads is the maximum number of goroutines one Sgemm call uses.
 var threads atomic.Int64
