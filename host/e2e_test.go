@@ -1,0 +1,385 @@
+package main
+
+// End-to-end tests of the main job: the real host binary (built once) runs
+// the real plugins on a tiny random model for a few steps. They need the
+// shared IMDB data (prompts and the gold judge's task) and skip without it.
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/p3o-rlhf/p3o/host/internal/checkpoint"
+	"github.com/p3o-rlhf/p3o/host/internal/metrics"
+	"github.com/p3o-rlhf/p3o/host/internal/task"
+)
+
+var (
+	e2eOnce   sync.Once
+	e2eDir    string // shared: the host binary, the toy prefs, the plugin/reward cache
+	e2eBin    string
+	e2eConfig string // the tiny config
+	e2eErr    error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if e2eDir != "" {
+		os.RemoveAll(e2eDir)
+	}
+	os.Exit(code)
+}
+
+// e2eHost builds the host binary once per test process, writes the tiny
+// config, trains the toy reward model once into the shared cache, and
+// returns the binary and the module root (the working directory of runs).
+func e2eHost(t *testing.T) (bin, root string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test skipped in -short mode")
+	}
+	if _, err := task.DataDir(); err != nil {
+		t.Skipf("shared data absent (%v): the end-to-end tests need ../shared/data/imdb", err)
+	}
+	wd, _ := os.Getwd()
+	root = filepath.Dir(wd) // host/ -> module root
+	e2eOnce.Do(func() {
+		if e2eDir, e2eErr = os.MkdirTemp("", "p3o-e2e"); e2eErr != nil {
+			return
+		}
+		e2eBin = filepath.Join(e2eDir, "host")
+		cmd := exec.Command("go", "build", "-o", e2eBin, ".")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			e2eErr = fmt.Errorf("go build: %v\n%s", err, out)
+			return
+		}
+		if e2eConfig, e2eErr = writeE2EConfig(e2eDir); e2eErr != nil {
+			return
+		}
+		// Warm the reward cache (and check a zero-step run works).
+		cmd = exec.Command(e2eBin, "--algo", "plugins/p3o", "--config", e2eConfig, "--out", filepath.Join(e2eDir, "warm"), "--set", "run.steps=0")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			e2eErr = fmt.Errorf("warm-up run: %v\n%s", err, out)
+		}
+	})
+	if e2eErr != nil {
+		t.Fatal(e2eErr)
+	}
+	return e2eBin, root
+}
+
+// tinyConfig returns the shared tiny config: a random d_model 16 model,
+// 8-token responses, 4 prompts a step, a toy preference file, a tiny reward
+// model.
+func tinyConfig(t *testing.T) string {
+	t.Helper()
+	e2eHost(t)
+	return e2eConfig
+}
+
+func writeE2EConfig(dir string) (string, error) {
+	var prefs bytes.Buffer
+	pos := []string{"great fun, I loved it", "a wonderful film", "best movie, so good", "beautiful and moving"}
+	neg := []string{"awful and boring", "terrible acting", "the worst film ever", "bad, sad and dull"}
+	prompts := []string{"This movie", "I watched", "The film was", "Honestly"}
+	for i := 0; i < 40; i++ {
+		b, _ := json.Marshal(map[string]string{"prompt": prompts[i%4], "chosen": pos[i%4], "rejected": neg[(i/4)%4]})
+		prefs.Write(append(b, '\n'))
+	}
+	pp := filepath.Join(dir, "prefs.jsonl")
+	if err := os.WriteFile(pp, prefs.Bytes(), 0o644); err != nil {
+		return "", err
+	}
+	cfg := fmt.Sprintf(`[run]
+steps = 3
+checkpoint_every = 1
+keep_checkpoints = 2
+log_every = 1
+progress = false
+cache_dir = %q
+
+[task]
+prompts_per_step = 4
+response_len = 8
+
+[policy]
+sft = ""
+
+[policy.init]
+d_model = 16
+heads = 2
+layers = 1
+
+[train]
+minibatches = 2
+lr = 1e-3
+
+[prefs]
+path = %q
+heldout = 0.2
+
+[eval]
+prompts = 8
+samples = 1
+
+[offline]
+batch = 4
+probe = 2
+
+[reward]
+d_model = 16
+layers = 1
+heads = 2
+max_len = 64
+steps = 4
+`, filepath.Join(dir, "cache"), pp)
+	p := filepath.Join(dir, "tiny.toml")
+	if err := os.WriteFile(p, []byte(cfg), 0o644); err != nil {
+		return "", err
+	}
+	return p, nil
+}
+
+// e2eRun runs the host and returns its combined output and error.
+func e2eRun(t *testing.T, env []string, args ...string) (string, error) {
+	t.Helper()
+	bin, root := e2eHost(t)
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func mustRun(t *testing.T, env []string, args ...string) string {
+	t.Helper()
+	out, err := e2eRun(t, env, args...)
+	if err != nil {
+		t.Fatalf("host %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// stripTiming drops the wall-time keys, which differ between identical runs.
+func stripTiming(rs []metrics.Record) []metrics.Record {
+	out := make([]metrics.Record, len(rs))
+	for i, r := range rs {
+		out[i] = metrics.Record{}
+		for k, v := range r {
+			if !metrics.IsTiming(k) {
+				out[i][k] = v
+			}
+		}
+	}
+	return out
+}
+
+func readMetrics(t *testing.T, dir string) []metrics.Record {
+	t.Helper()
+	rs, err := metrics.Read(filepath.Join(dir, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
+}
+
+func TestTrainAlgorithms(t *testing.T) {
+	t.Parallel()
+	required := []string{"step", "reward/mean", "gold/mean", "kl/ref", "loss/total", "time/step_s",
+		"throughput/tokens_per_s", "throughput/rollout_tokens_per_s", "throughput/train_tokens_per_s", "time/plugin_s"}
+	tests := []struct {
+		name, algo string
+		sets       []string
+		pluginStat string // a stat only the plugin reports
+	}{
+		{"p3o-v1", "plugins/p3o", []string{"algo.variant=v1"}, "policy/clipfrac"},
+		{"p3o-v2", "plugins/p3o", []string{"algo.variant=v2"}, "policy/clipfrac"},
+		{"ppo", "plugins/ppo", nil, "value/loss"},
+		{"dpo", "plugins/dpo", nil, "rewards/accuracy"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			cfg := tinyConfig(t)
+			out := filepath.Join(dir, "run")
+			args := []string{"--algo", tt.algo, "--config", cfg, "--out", out}
+			for _, s := range tt.sets {
+				args = append(args, "--set", s)
+			}
+			log := mustRun(t, nil, args...)
+			rs := readMetrics(t, out)
+			if len(rs) != 3 {
+				t.Fatalf("got %d metrics lines, want 3\n%s", len(rs), log)
+			}
+			for i, r := range rs {
+				if got := r["step"]; got != float64(i+1) {
+					t.Errorf("line %d: got step %g, want %d", i, got, i+1)
+				}
+				for _, k := range append(required, tt.pluginStat) {
+					if _, ok := r[k]; !ok {
+						t.Errorf("step %d: metrics lack %q (have %v)", i+1, k, metrics.Keys(r))
+					}
+				}
+			}
+			for _, f := range []string{"config.toml", "eval.json", "checkpoints/" + checkpoint.Name(3) + "/MANIFEST.json"} {
+				if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+					t.Errorf("missing %s: %v", f, err)
+				}
+			}
+			if !strings.Contains(log, "before (SFT)") || !strings.Contains(log, "after ("+strings.Split(tt.name, "-")[0]) {
+				t.Errorf("the log lacks the before/after table:\n%s", log)
+			}
+			resolved, _ := os.ReadFile(filepath.Join(out, "config.toml"))
+			if tt.sets != nil && !strings.Contains(string(resolved), strings.Split(tt.sets[0], "=")[1]) {
+				t.Errorf("resolved config lacks the --set value %s:\n%s", tt.sets[0], resolved)
+			}
+		})
+	}
+}
+
+// TestResumeExact checks that N straight steps equal k steps + --resume +
+// N-k steps bit for bit (weights, optimiser state, non-timing metrics), and
+// that a host killed while writing a checkpoint resumes from the previous
+// one to the same result.
+func TestResumeExact(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := tinyConfig(t)
+	run := func(out string, env []string, extra ...string) (string, error) {
+		args := append([]string{"--algo", "plugins/ppo", "--config", cfg, "--out", out}, extra...)
+		return e2eRun(t, env, args...)
+	}
+	straight := filepath.Join(dir, "straight")
+	if out, err := run(straight, nil, "--set", "run.steps=5"); err != nil {
+		t.Fatalf("straight run: %v\n%s", err, out)
+	}
+	want := stripTiming(readMetrics(t, straight))
+	wantW, err := os.ReadFile(filepath.Join(straight, "checkpoints", checkpoint.Name(5), "policy.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(t *testing.T, out string) {
+		got := stripTiming(readMetrics(t, out))
+		if len(got) != len(want) {
+			t.Fatalf("got %d metrics lines, want %d", len(got), len(want))
+		}
+		for i := range want {
+			a, _ := metrics.Marshal(got[i])
+			b, _ := metrics.Marshal(want[i])
+			if !bytes.Equal(a, b) {
+				t.Errorf("step %d metrics differ:\n got %s\nwant %s", i+1, a, b)
+			}
+		}
+		gotW, err := os.ReadFile(filepath.Join(out, "checkpoints", checkpoint.Name(5), "policy.safetensors"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(gotW, wantW) {
+			t.Error("final weights and optimiser state differ from the straight run")
+		}
+	}
+
+	t.Run("stop and resume", func(t *testing.T) {
+		out := filepath.Join(dir, "split")
+		if o, err := run(out, nil, "--set", "run.steps=2"); err != nil {
+			t.Fatalf("first part: %v\n%s", err, o)
+		}
+		o, err := e2eRun(t, nil, "--algo", "plugins/ppo", "--out", out, "--resume", "--set", "run.steps=5")
+		if err != nil {
+			t.Fatalf("resume: %v\n%s", err, o)
+		}
+		if !strings.Contains(o, "resumed from") {
+			t.Errorf("resume log lacks 'resumed from':\n%s", o)
+		}
+		check(t, out)
+	})
+
+	t.Run("SIGKILL while writing a checkpoint", func(t *testing.T) {
+		out := filepath.Join(dir, "killed")
+		o, err := run(out, []string{killAtCheckpointEnv + "=3"}, "--set", "run.steps=5")
+		if err == nil {
+			t.Fatalf("got a clean exit, want the host killed at its 3rd checkpoint\n%s", o)
+		}
+		store := &checkpoint.Store{Dir: filepath.Join(out, "checkpoints")}
+		step, _, err := store.Latest()
+		if err != nil || step != 2 {
+			t.Fatalf("after the kill: newest checkpoint step %d, err %v; want step 2, loadable", step, err)
+		}
+		if o, err := e2eRun(t, nil, "--algo", "plugins/ppo", "--out", out, "--resume"); err != nil {
+			t.Fatalf("resume after kill: %v\n%s", err, o)
+		}
+		check(t, out)
+	})
+}
+
+func faultyPlugin(t *testing.T) string {
+	_, root := e2eHost(t)
+	return filepath.Join(root, "host", "testdata", "faultyalgo")
+}
+
+func TestAlgorithmPluginCrashIsReplaced(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := tinyConfig(t)
+	out := filepath.Join(dir, "run")
+	env := []string{"FAULTY_MODE=crash", "FAULTY_AT=3", "FAULTY_MARKER=" + filepath.Join(dir, "crashed")}
+	log := mustRun(t, env, "--algo", faultyPlugin(t), "--config", cfg, "--out", out)
+	if _, err := os.Stat(filepath.Join(dir, "crashed")); err != nil {
+		t.Fatalf("the plugin never crashed (no marker): %v", err)
+	}
+	if !strings.Contains(log, "plugin faulty replaced") {
+		t.Errorf("the log does not say the plugin was replaced:\n%s", log)
+	}
+	if rs := readMetrics(t, out); len(rs) != 3 {
+		t.Errorf("got %d metrics lines, want 3 (the run finishes)", len(rs))
+	}
+}
+
+func TestNonFinitePluginOutputStopsRun(t *testing.T) {
+	t.Parallel()
+	for _, what := range []string{"loss"} {
+		t.Run(what, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := tinyConfig(t)
+			out := filepath.Join(dir, "run")
+			// 2 epochs x 2 minibatches = 4 Loss calls a step: call 6 is in step 2.
+			env := []string{"FAULTY_MODE=nan", "FAULTY_AT=6", "FAULTY_WHAT=" + what}
+			log, err := e2eRun(t, env, "--algo", faultyPlugin(t), "--config", cfg, "--out", out)
+			if err == nil {
+				t.Fatalf("got a clean exit, want an error for a NaN %s\n%s", what, log)
+			}
+			for _, w := range []string{"faulty", "step 2", "non-finite", checkpoint.Name(1)} {
+				if !strings.Contains(log, w) {
+					t.Errorf("error output lacks %q:\n%s", w, log)
+				}
+			}
+			store := &checkpoint.Store{Dir: filepath.Join(out, "checkpoints")}
+			if step, _, err := store.Latest(); err != nil || step != 1 {
+				t.Errorf("got newest checkpoint step %d err %v, want step 1 intact", step, err)
+			}
+		})
+	}
+}
+
+func TestBadConfigNamesKeyAndLine(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "bad.toml")
+	os.WriteFile(p, []byte("[run]\nsteps = 2\n\n[train]\nlearnig_rate = 1\n"), 0o644)
+	log, err := e2eRun(t, nil, "--algo", "plugins/p3o", "--config", p)
+	if err == nil {
+		t.Fatal("got a clean exit for an unknown key, want an error")
+	}
+	for _, w := range []string{"bad.toml:5", "train.learnig_rate"} {
+		if !strings.Contains(log, w) {
+			t.Errorf("error lacks %q: %s", w, log)
+		}
+	}
+}
