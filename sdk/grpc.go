@@ -45,6 +45,7 @@ func newGRPCServer(opts []grpc.ServerOption) *grpc.Server {
 		grpc.ReadBufferSize(bufferSize),
 		grpc.WriteBufferSize(bufferSize),
 		experimental.BufferPool(bufferPool),
+		grpc.ForceServerCodecV2(codec{}),
 	)
 	return grpc.NewServer(opts...)
 }
@@ -57,6 +58,7 @@ func GRPCDialOptions() []grpc.DialOption {
 		grpc.WithDefaultCallOptions(
 			grpc.MaxCallRecvMsgSize(MaxMessageSize),
 			grpc.MaxCallSendMsgSize(MaxMessageSize),
+			grpc.ForceCodecV2(codec{}),
 		),
 		grpc.WithInitialWindowSize(windowSize),
 		grpc.WithInitialConnWindowSize(windowSize),

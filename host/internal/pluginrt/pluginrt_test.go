@@ -159,7 +159,7 @@ func TestPluginErrorReachesHost(t *testing.T) {
 }
 
 // pid returns the process id of the plugin's current process.
-func pid(t *testing.T, p *proc) int {
+func pid(t testing.TB, p *proc) int {
 	t.Helper()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -461,39 +461,68 @@ func compareLoss(t *testing.T, got, want *sdk.LossResponse) {
 
 // BenchmarkLossRoundTrip measures one Loss call of 64 sequences x 64 tokens
 // through the real P3O plugin process (gRPC over a Unix socket with
-// AutoMTLS), P3O's own computation included.
+// AutoMTLS), P3O's own computation included. Besides wall time it reports
+// the CPU time per call of the host (host-cpu-us/op) and of the plugin
+// process (plugin-cpu-us/op), which do not depend on the machine's load.
 func BenchmarkLossRoundTrip(b *testing.B) {
-	rt := New(hclog.NewNullLogger(), b.TempDir())
-	defer rt.Close()
-	ctx := context.Background()
-	a, err := rt.Algorithm(ctx, filepath.Join(bin, "p3o"), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	req := &sdk.LossRequest{Batch: lossBatch(64, 64, 5)}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := a.Loss(ctx, req); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchLoss(b, "p3o", lossBatch(64, 64, 5))
 }
 
 // BenchmarkSmallLossRoundTrip measures the fixed cost of a call: one
 // sequence of one token, to a plugin (echo) doing next to nothing.
 func BenchmarkSmallLossRoundTrip(b *testing.B) {
+	benchLoss(b, "echo", lossBatch(1, 1, 5))
+}
+
+func benchLoss(b *testing.B, plugin string, batch sdk.Batch) {
 	rt := New(hclog.NewNullLogger(), b.TempDir())
 	defer rt.Close()
 	ctx := context.Background()
-	a, err := rt.Algorithm(ctx, filepath.Join(bin, "echo"), nil)
+	a, err := rt.Algorithm(ctx, filepath.Join(bin, plugin), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	req := &sdk.LossRequest{Batch: lossBatch(1, 1, 5)}
+	req := &sdk.LossRequest{Batch: batch}
+	if _, err := a.Loss(ctx, req); err != nil { // warm up the connection
+		b.Fatal(err)
+	}
+	pluginPid := pid(b, a.p)
+	host0, plugin0 := hostCPU(), processCPU(pluginPid)
 	b.ReportAllocs()
+	b.ResetTimer()
 	for b.Loop() {
 		if _, err := a.Loss(ctx, req); err != nil {
 			b.Fatal(err)
 		}
 	}
+	b.StopTimer()
+	b.ReportMetric(float64(hostCPU()-host0)/1e3/float64(b.N), "host-cpu-us/op")
+	b.ReportMetric(float64(processCPU(pluginPid)-plugin0)/1e3/float64(b.N), "plugin-cpu-us/op")
+}
+
+// hostCPU is this process's user+system CPU time in nanoseconds.
+func hostCPU() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// processCPU is process pid's user+system CPU time in nanoseconds, from
+// /proc (clock-tick resolution, 10 ms: fine over a benchmark's second).
+func processCPU(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which may hold spaces) start at ")".
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	var utime, stime int64
+	fmt.Sscan(f[11], &utime)
+	fmt.Sscan(f[12], &stime)
+	return (utime + stime) * 1e7 // 100 ticks per second
 }
