@@ -130,7 +130,15 @@ func forEachPackMode(t *testing.T, f func(t *testing.T)) {
 	}
 }
 
+// quick reports whether to run reduced sweeps: with -short or under the race
+// detector (where the float64 reference is ~10x slower).
+func quick() bool { return testing.Short() || raceEnabled }
+
 func TestSgemm(t *testing.T) {
+	if quick() {
+		testSgemm(t)
+		return
+	}
 	forEachKernel(t, func(t *testing.T) { forEachPackMode(t, testSgemm) })
 }
 
@@ -138,6 +146,9 @@ func testSgemm(t *testing.T) {
 	{
 		r := rand.New(rand.NewPCG(1, 2))
 		for _, s := range testShapes {
+			if quick() && s.m*s.n*s.k > 40000 {
+				continue
+			}
 			for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
 				for _, alpha := range []float32{0, 1, -1.5} {
 					for _, beta := range []float32{0, 1, 0.5} {
@@ -159,7 +170,13 @@ func TestSgemmParallel(t *testing.T) {
 	defer SetThreads(SetThreads(1))
 	r := rand.New(rand.NewPCG(3, 4))
 	for _, th := range []int{1, 2, 3} {
-		for _, s := range []shape{{200, 70, 160}, {70, 301, 150}, {96, 130, 300}} {
+		for _, s := range []shape{{200, 70, 320}, {70, 301, 250}, {96, 130, 400}} {
+			if 2*s.m*s.n*s.k < parallelMinFlops {
+				t.Fatalf("shape %v is below parallelMinFlops=%d: the test would not run in parallel", s, parallelMinFlops)
+			}
+			if quick() && s.m != 200 {
+				continue
+			}
 			for _, tr := range [][2]bool{{false, false}, {true, true}, {false, true}} {
 				SetThreads(th)
 				t.Run(fmt.Sprintf("threads=%d/%dx%dx%d/tA=%v/tB=%v", th, s.m, s.n, s.k, tr[0], tr[1]), func(t *testing.T) {
@@ -303,7 +320,7 @@ func TestConcurrent(t *testing.T) {
 	for g := range 6 {
 		wg.Go(func() {
 			r := rand.New(rand.NewPCG(uint64(g), 11))
-			m, n, k := 20+g, 150+3*g, 120
+			m, n, k := 64+g, 160+3*g, 512 // above parallelMinFlops
 			if g%2 == 0 {
 				m, n, k = 5+g, 9, 17
 			}

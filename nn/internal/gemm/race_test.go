@@ -1,0 +1,6 @@
+//go:build race
+
+package gemm
+
+// raceEnabled reduces the exhaustive sweeps under the (slow) race detector.
+const raceEnabled = true
