@@ -59,7 +59,8 @@ func (o *AdamW) Update(m *Model, lr float64) {
 		if o.decay[k] {
 			keep = float32(1 - lr*c.WeightDecay)
 		}
-		for i := range p {
+		done := adamWVec(p, g, mk, vk, b1, b2, keep, step, rbc2, eps)
+		for i := done; i < len(p); i++ {
 			gi := g[i]
 			mi := b1*mk[i] + (1-b1)*gi
 			vi := b2*vk[i] + (1-b2)*gi*gi

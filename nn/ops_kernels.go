@@ -20,6 +20,18 @@ func linearFwd(y, x, w, b []float32, n, in, out int) {
 	gemm.Sgemm(false, false, n, out, in, 1, x, in, w, out, 1, y, out)
 }
 
+// linearResidFwd computes y = resid + x w + b (a linear layer feeding the
+// residual stream).
+func linearResidFwd(y, resid, x, w, b []float32, n, in, out int) {
+	for r := 0; r < n; r++ {
+		yr, rr := y[r*out:(r+1)*out], resid[r*out:(r+1)*out]
+		for j, bv := range b[:out] {
+			yr[j] = rr[j] + bv
+		}
+	}
+	gemm.Sgemm(false, false, n, out, in, 1, x, in, w, out, 1, y, out)
+}
+
 // linearBwdX writes dx = dy w^T.
 func linearBwdX(dx, dy, w []float32, n, in, out int) {
 	gemm.Sgemm(false, true, n, in, out, 1, dy, out, w, out, 0, dx, in)
@@ -108,24 +120,40 @@ const (
 	geluA = 0.044715
 )
 
-// geluFwd applies GPT-2's tanh-approximated GELU.
-func geluFwd(y, x []float32) {
-	y = y[:len(x)]
-	for i, v := range x {
+// geluFwd applies GPT-2's tanh-approximated GELU, y = x (1 + tanh(u)) / 2
+// with u = sqrt(2/pi) (x + 0.044715 x^3), and keeps tanh(u) in th for the
+// backward pass.
+func geluFwd(y, th, x []float32) {
+	y, th = y[:len(x)], th[:len(x)]
+	done := geluFwdVec(y, th, x)
+	for i := done; i < len(x); i++ {
+		v := x[i]
 		t := ftanh(geluC * (v + geluA*v*v*v))
+		th[i] = t
 		y[i] = 0.5 * v * (1 + t)
 	}
 }
 
-// geluBwd writes dx = dy * gelu'(x).
-func geluBwd(dx, dy, x []float32) {
-	dx, dy = dx[:len(x)], dy[:len(x)]
-	for i, v := range x {
-		u := geluC * (v + geluA*v*v*v)
-		t := ftanh(u)
+// geluBwd writes dx = dy * gelu'(x) given th = tanh(u) from geluFwd.
+func geluBwd(dx, dy, x, th []float32) {
+	dx, dy, th = dx[:len(x)], dy[:len(x)], th[:len(x)]
+	done := geluBwdVec(dx, dy, x, th)
+	for i := done; i < len(x); i++ {
+		v, t := x[i], th[i]
 		du := geluC * (1 + 3*geluA*v*v)
 		dx[i] = dy[i] * (0.5*(1+t) + 0.5*v*(1-t*t)*du)
 	}
+}
+
+// expSubSum sets s[j] = exp(s[j] - m) and returns their sum.
+func expSubSum(s []float32, m float32) float32 {
+	done, sum := expSubSumVec(s, m)
+	for j := done; j < len(s); j++ {
+		e := fexp(s[j] - m)
+		s[j] = e
+		sum += e
+	}
+	return sum
 }
 
 // attnFwd computes causal multi-head self-attention for a packed qkv (b*t,
@@ -152,12 +180,7 @@ func attnFwd(y, qkv, probs []float32, b, t, d, heads int) {
 						m = s
 					}
 				}
-				var sum float32
-				for j := 0; j <= i; j++ {
-					e := fexp(row[j] - m)
-					row[j] = e
-					sum += e
-				}
+				sum := expSubSum(row[:i+1], m)
 				inv := 1 / sum
 				for j := 0; j <= i; j++ {
 					row[j] *= inv
@@ -247,12 +270,7 @@ func lossFwd(logp, probs, h, wte []float32, targets []int32, n, v, d int) {
 			}
 		}
 		target := row[targets[i]]
-		var sum float32
-		for j, s := range row {
-			e := fexp(s - m)
-			row[j] = e
-			sum += e
-		}
+		sum := expSubSum(row, m)
 		logp[i] = target - m - float32(math.Log(float64(sum)))
 		inv := 1 / sum
 		for j := range row {

@@ -68,6 +68,20 @@ func TestKernelGradients(t *testing.T) {
 			return y
 		}, [][]float32{dx, dw, db})
 	})
+	t.Run("linear into residual", func(t *testing.T) {
+		x, w, b := randSlice(rng, n*in, 1), randSlice(rng, in*out, 0.5), randSlice(rng, out, 0.5)
+		res := randSlice(rng, n*out, 1)
+		r := randSlice(rng, n*out, 1)
+		y := make([]float32, n*out)
+		dx, dw, db := make([]float32, n*in), make([]float32, in*out), make([]float32, out)
+		linearBwdX(dx, r, w, n, in, out)
+		linearBwdW(dw, x, r, n, in, out)
+		colSumAdd(db, r, n, out)
+		checkKernelGrad(t, []string{"resid", "x", "w", "b"}, [][]float32{res, x, w, b}, r, func() []float32 {
+			linearResidFwd(y, res, x, w, b, n, in, out)
+			return y
+		}, [][]float32{r, dx, dw, db})
+	})
 	t.Run("layernorm", func(t *testing.T) {
 		const d = 8
 		x, g, b := randSlice(rng, n*d, 1), randSlice(rng, d, 1), randSlice(rng, d, 1)
@@ -85,10 +99,11 @@ func TestKernelGradients(t *testing.T) {
 	})
 	t.Run("gelu", func(t *testing.T) {
 		x, r := randSlice(rng, 50, 2), randSlice(rng, 50, 1)
-		y, dx := make([]float32, 50), make([]float32, 50)
-		geluBwd(dx, r, x)
+		y, th, dx := make([]float32, 50), make([]float32, 50), make([]float32, 50)
+		geluFwd(y, th, x)
+		geluBwd(dx, r, x, th)
 		checkKernelGrad(t, []string{"x"}, [][]float32{x}, r, func() []float32 {
-			geluFwd(y, x)
+			geluFwd(y, make([]float32, 50), x)
 			return y
 		}, [][]float32{dx})
 	})

@@ -230,8 +230,7 @@ func (tr *Trainer) build() error {
 		a := e.node(tr.attention(pre+"attn", qkv))
 		pw := par(pre+"attn.c_proj.weight", pb.AttnProjW, d, d)
 		pbias := par(pre+"attn.c_proj.bias", pb.AttnProjB, d)
-		a = e.node(tr.linear(pre+"attn.c_proj", a, pw, pbias, gb.AttnProjW, gb.AttnProjB, d, d))
-		x = e.node(tr.add(pre+"resid1", x, a))
+		x = e.node(tr.linearResid(pre+"attn.c_proj", x, a, pw, pbias, gb.AttnProjW, gb.AttnProjB, d, d))
 
 		ln2g := par(pre+"ln_2.weight", pb.Ln2G, d)
 		ln2b := par(pre+"ln_2.bias", pb.Ln2B, d)
@@ -242,8 +241,7 @@ func (tr *Trainer) build() error {
 		h = e.node(tr.gelu(pre+"mlp.gelu", h, 4*d))
 		mw := par(pre+"mlp.c_proj.weight", pb.ProjW, 4*d, d)
 		mb := par(pre+"mlp.c_proj.bias", pb.ProjB, d)
-		h = e.node(tr.linear(pre+"mlp.c_proj", h, mw, mb, gb.ProjW, gb.ProjB, 4*d, d))
-		x = e.node(tr.add(pre+"resid2", x, h))
+		x = e.node(tr.linearResid(pre+"mlp.c_proj", x, h, mw, mb, gb.ProjW, gb.ProjB, 4*d, d))
 		if e.err != nil {
 			return e.err
 		}
@@ -276,24 +274,42 @@ func (tr *Trainer) build() error {
 // linear adds y = x w + b with x (n, in), w (in, out); dw and db are the
 // gradient slices the backward ops add into.
 func (tr *Trainer) linear(name string, x, w, b *G.Node, dw, db []float32, in, out int) (*G.Node, error) {
-	n := tr.n
-	y := make([]float32, n*out)
-	return tr.fwd(name, y, []int{n, out}, func(v []G.Value) {
-		linearFwd(y, f32(v[0]), f32(v[1]), f32(v[2]), n, in, out)
+	y := make([]float32, tr.n*out)
+	return tr.fwd(name, y, []int{tr.n, out}, func(v []G.Value) {
+		linearFwd(y, f32(v[0]), f32(v[1]), f32(v[2]), tr.n, in, out)
 	}, func(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-		e := &errs{}
-		dxb := make([]float32, n*in)
-		dx := e.node(tr.bwd(name+".dx", dxb, []int{n, in}, func(v []G.Value) {
-			linearBwdX(dxb, f32(v[0]), f32(v[1]), n, in, out)
-		}, grad, w))
-		dwn := e.node(tr.bwd(name+".dw", dw, []int{in, out}, func(v []G.Value) {
-			linearBwdW(dw, f32(v[0]), f32(v[1]), n, in, out)
-		}, x, grad))
-		dbn := e.node(tr.bwd(name+".db", db, []int{out}, func(v []G.Value) {
-			colSumAdd(db, f32(v[0]), n, out)
-		}, grad))
-		return G.Nodes{dx, dwn, dbn}, e.err
+		return tr.linearGrads(name, grad, x, w, dw, db, in, out)
 	}, x, w, b)
+}
+
+// linearResid adds y = resid + x w + b, a linear layer writing into the
+// residual stream; the gradient of resid is the upstream gradient itself.
+func (tr *Trainer) linearResid(name string, resid, x, w, b *G.Node, dw, db []float32, in, out int) (*G.Node, error) {
+	y := make([]float32, tr.n*out)
+	return tr.fwd(name, y, []int{tr.n, out}, func(v []G.Value) {
+		linearResidFwd(y, f32(v[0]), f32(v[1]), f32(v[2]), f32(v[3]), tr.n, in, out)
+	}, func(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+		gs, err := tr.linearGrads(name, grad, x, w, dw, db, in, out)
+		return append(G.Nodes{grad}, gs...), err
+	}, resid, x, w, b)
+}
+
+// linearGrads adds the backward ops of a linear layer: dx = dy w^T (a new
+// node) and dw += x^T dy, db += colsum(dy) (into the model's Grads).
+func (tr *Trainer) linearGrads(name string, grad, x, w *G.Node, dw, db []float32, in, out int) (G.Nodes, error) {
+	n := tr.n
+	e := &errs{}
+	dxb := make([]float32, n*in)
+	dx := e.node(tr.bwd(name+".dx", dxb, []int{n, in}, func(v []G.Value) {
+		linearBwdX(dxb, f32(v[0]), f32(v[1]), n, in, out)
+	}, grad, w))
+	dwn := e.node(tr.bwd(name+".dw", dw, []int{in, out}, func(v []G.Value) {
+		linearBwdW(dw, f32(v[0]), f32(v[1]), n, in, out)
+	}, x, grad))
+	dbn := e.node(tr.bwd(name+".db", db, []int{out}, func(v []G.Value) {
+		colSumAdd(db, f32(v[0]), n, out)
+	}, grad))
+	return G.Nodes{dx, dwn, dbn}, e.err
 }
 
 // layerNorm adds a LayerNorm over the last axis of x (n, d).
@@ -322,13 +338,13 @@ func (tr *Trainer) layerNorm(name string, x, g, b *G.Node, dg, db []float32) (*G
 // gelu adds GPT-2's tanh GELU on x (n, width).
 func (tr *Trainer) gelu(name string, x *G.Node, width int) (*G.Node, error) {
 	n := tr.n
-	y := make([]float32, n*width)
+	y, th := make([]float32, n*width), make([]float32, n*width)
 	return tr.fwd(name, y, []int{n, width}, func(v []G.Value) {
-		geluFwd(y, f32(v[0]))
+		geluFwd(y, th, f32(v[0]))
 	}, func(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 		dxb := make([]float32, n*width)
 		dx, err := tr.bwd(name+".dx", dxb, []int{n, width}, func(v []G.Value) {
-			geluBwd(dxb, f32(v[0]), f32(v[1]))
+			geluBwd(dxb, f32(v[0]), f32(v[1]), th)
 		}, grad, x)
 		return G.Nodes{dx}, err
 	}, x)
@@ -350,19 +366,6 @@ func (tr *Trainer) attention(name string, qkv *G.Node) (*G.Node, error) {
 		}, grad, qkv)
 		return G.Nodes{dx}, err
 	}, qkv)
-}
-
-// add adds the residual sum a + b; its gradient passes through to both.
-func (tr *Trainer) add(name string, a, b *G.Node) (*G.Node, error) {
-	y := make([]float32, tr.n*tr.m.Config.DModel)
-	return tr.fwd(name, y, []int{tr.n, tr.m.Config.DModel}, func(v []G.Value) {
-		x, z := f32(v[0]), f32(v[1])
-		for i := range y {
-			y[i] = x[i] + z[i]
-		}
-	}, func(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-		return G.Nodes{grad, grad}, nil
-	}, a, b)
 }
 
 // loss adds logp = log softmax(h wte^T)[targets] against the tied wte.

@@ -1,0 +1,128 @@
+//go:build goexperiment.simd && amd64
+
+package nn
+
+import "simd/archsimd"
+
+// AVX2+FMA versions of the elementwise kernels, built with GOEXPERIMENT=simd.
+// Each processes the longest prefix that is a multiple of 8 and returns its
+// length; the caller finishes the tail with the scalar code.
+
+var haveAVX2 = archsimd.X86.AVX2() && archsimd.X86.FMA()
+
+var (
+	v8One   = archsimd.BroadcastFloat32x8(1)
+	v8Half  = archsimd.BroadcastFloat32x8(0.5)
+	v8ExpHi = archsimd.BroadcastFloat32x8(expHi)
+	v8ExpLo = archsimd.BroadcastFloat32x8(expLo)
+)
+
+// exp8 is fexp on 8 lanes (0 below expLo).
+func exp8(x archsimd.Float32x8) archsimd.Float32x8 {
+	keep := x.GreaterEqual(v8ExpLo)
+	x = x.Min(v8ExpHi).Max(v8ExpLo)
+	magic := archsimd.BroadcastFloat32x8(roundMagic)
+	kf := x.MulAdd(archsimd.BroadcastFloat32x8(log2e), magic)
+	k := kf.Sub(magic)
+	r := k.MulAdd(archsimd.BroadcastFloat32x8(-ln2Hi), x)
+	r = k.MulAdd(archsimd.BroadcastFloat32x8(-ln2Lo), r)
+	p := archsimd.BroadcastFloat32x8(1.9875691500e-4)
+	p = p.MulAdd(r, archsimd.BroadcastFloat32x8(1.3981999507e-3))
+	p = p.MulAdd(r, archsimd.BroadcastFloat32x8(8.3334519073e-3))
+	p = p.MulAdd(r, archsimd.BroadcastFloat32x8(4.1665795894e-2))
+	p = p.MulAdd(r, archsimd.BroadcastFloat32x8(1.6666665459e-1))
+	p = p.MulAdd(r, archsimd.BroadcastFloat32x8(5.0000001201e-1))
+	p = p.Mul(r.Mul(r)).Add(r).Add(v8One)
+	bias := archsimd.BroadcastInt32x8(127 - roundMagicBits)
+	pow2 := kf.AsInt32x8().Add(bias).ShiftAllLeft(23).AsFloat32x8()
+	return p.Mul(pow2).Masked(keep)
+}
+
+// tanh8 is tanh on 8 lanes via exp: (e^2x - 1) / (e^2x + 1).
+func tanh8(x archsimd.Float32x8) archsimd.Float32x8 {
+	x = x.Min(archsimd.BroadcastFloat32x8(tanhHi)).Max(archsimd.BroadcastFloat32x8(-tanhHi))
+	e := exp8(x.Add(x))
+	return e.Sub(v8One).Div(e.Add(v8One))
+}
+
+func geluFwdVec(y, th, x []float32) int {
+	if !haveAVX2 {
+		return 0
+	}
+	n := len(x) &^ 7
+	c := archsimd.BroadcastFloat32x8(geluC)
+	a := archsimd.BroadcastFloat32x8(geluA)
+	for i := 0; i < n; i += 8 {
+		v := archsimd.LoadFloat32x8Slice(x[i : i+8])
+		u := v.Mul(v).MulAdd(a, v8One).Mul(v).Mul(c)
+		t := tanh8(u)
+		t.StoreSlice(th[i : i+8])
+		t.Add(v8One).Mul(v.Mul(v8Half)).StoreSlice(y[i : i+8])
+	}
+	return n
+}
+
+func geluBwdVec(dx, dy, x, th []float32) int {
+	if !haveAVX2 {
+		return 0
+	}
+	n := len(x) &^ 7
+	c := archsimd.BroadcastFloat32x8(geluC)
+	a3 := archsimd.BroadcastFloat32x8(3 * geluA)
+	for i := 0; i < n; i += 8 {
+		v := archsimd.LoadFloat32x8Slice(x[i : i+8])
+		t := archsimd.LoadFloat32x8Slice(th[i : i+8])
+		g := archsimd.LoadFloat32x8Slice(dy[i : i+8])
+		du := v.Mul(v).MulAdd(a3, v8One).Mul(c)
+		sech2 := v8One.Sub(t.Mul(t))
+		d := v.Mul(v8Half).Mul(sech2).Mul(du).Add(t.Add(v8One).Mul(v8Half))
+		g.Mul(d).StoreSlice(dx[i : i+8])
+	}
+	return n
+}
+
+// expSubSumVec sets s[j] = exp(s[j] - m) and returns the count done and the
+// sum of those exponentials.
+func expSubSumVec(s []float32, m float32) (int, float32) {
+	if !haveAVX2 {
+		return 0, 0
+	}
+	n := len(s) &^ 7
+	mv := archsimd.BroadcastFloat32x8(m)
+	acc := archsimd.BroadcastFloat32x8(0)
+	for i := 0; i < n; i += 8 {
+		e := exp8(archsimd.LoadFloat32x8Slice(s[i : i+8]).Sub(mv))
+		e.StoreSlice(s[i : i+8])
+		acc = acc.Add(e)
+	}
+	var lanes [8]float32
+	acc.Store(&lanes)
+	var sum float32
+	for _, v := range lanes {
+		sum += v
+	}
+	return n, sum
+}
+
+// adamWVec is the AdamW update loop on 8 lanes.
+func adamWVec(p, g, m, v []float32, b1, b2, keep, step, rbc2, eps float32) int {
+	if !haveAVX2 {
+		return 0
+	}
+	n := len(p) &^ 7
+	vb1, vb2 := archsimd.BroadcastFloat32x8(b1), archsimd.BroadcastFloat32x8(b2)
+	vc1, vc2 := archsimd.BroadcastFloat32x8(1-b1), archsimd.BroadcastFloat32x8(1-b2)
+	vkeep, vstep := archsimd.BroadcastFloat32x8(keep), archsimd.BroadcastFloat32x8(step)
+	vr, veps := archsimd.BroadcastFloat32x8(rbc2), archsimd.BroadcastFloat32x8(eps)
+	for i := 0; i < n; i += 8 {
+		gi := archsimd.LoadFloat32x8Slice(g[i : i+8])
+		mi := archsimd.LoadFloat32x8Slice(m[i : i+8]).Mul(vb1).Add(gi.Mul(vc1))
+		vi := archsimd.LoadFloat32x8Slice(v[i : i+8]).Mul(vb2).Add(gi.Mul(gi).Mul(vc2))
+		mi.StoreSlice(m[i : i+8])
+		vi.StoreSlice(v[i : i+8])
+		pi := archsimd.LoadFloat32x8Slice(p[i : i+8])
+		den := vi.Sqrt().Mul(vr).Add(veps)
+		pi.Mul(vkeep).Sub(vstep.Mul(mi).Div(den)).StoreSlice(p[i : i+8])
+	}
+	return n
+}
