@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/hashicorp/go-hclog"
@@ -19,6 +20,11 @@ func init() {
 // runDescribe starts the plugin at PATH (an executable or a directory with a
 // Go main package), asks for its Spec and prints it as one JSON object.
 func runDescribe(ctx context.Context, args []string) error {
+	return describe(ctx, os.Stdout, args)
+}
+
+// describe is runDescribe writing the JSON to w.
+func describe(ctx context.Context, w io.Writer, args []string) error {
 	fs := flag.NewFlagSet("describe", flag.ContinueOnError)
 	cacheDir := fs.String("plugin-cache", "", "directory for plugins built from source (default: the user cache directory)")
 	verbose := fs.Bool("v", false, "show the plugin runtime's and the plugin's log on stderr")
@@ -51,6 +57,6 @@ func runDescribe(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("describe %s: %w", fs.Arg(0), err)
 	}
-	fmt.Println(string(b))
-	return nil
+	_, err = fmt.Fprintln(w, string(b))
+	return err
 }

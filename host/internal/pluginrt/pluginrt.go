@@ -175,7 +175,6 @@ type instance struct {
 func (p *proc) launch() (*instance, error) {
 	tail := &tailWriter{}
 	cmd := exec.Command(p.exe)
-	cmd.Env = append(os.Environ(), "P3O_PLUGIN_PATH="+p.path)
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		Plugins:          sdk.PluginSet(),
