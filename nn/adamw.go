@@ -1,6 +1,10 @@
 package nn
 
-import "math"
+import (
+	"math"
+
+	"github.com/p3o-rlhf/p3o/nn/internal/gemm"
+)
 
 // AdamWConfig holds AdamW's hyperparameters (Loshchilov and Hutter 2019).
 type AdamWConfig struct {
@@ -77,9 +81,7 @@ func sqrt32(x float32) float32 { return float32(math.Sqrt(float64(x))) }
 func ClipGradNorm(g *Params, max float64) (norm float64) {
 	var ss float64
 	for _, s := range paramSlices(g) {
-		for _, v := range s {
-			ss += float64(v) * float64(v)
-		}
+		ss += float64(gemm.Sdot(s, s))
 	}
 	norm = math.Sqrt(ss)
 	if max > 0 && norm > max {

@@ -44,18 +44,17 @@ func linearBwdW(dw, x, dy []float32, n, in, out int) {
 
 // colSumAdd adds the column sums of dy (n, out) into db.
 func colSumAdd(db, dy []float32, n, out int) {
-	db = db[:out]
 	for r := 0; r < n; r++ {
-		row := dy[r*out : (r+1)*out]
-		for j, v := range row {
-			db[j] += v
-		}
+		gemm.Saxpy(1, dy[r*out:(r+1)*out], db[:out])
 	}
 }
 
 // layerNormFwd normalises each row of x (n, d) and scales by g and shifts by
 // b; mean and rstd (n) keep the statistics for the backward pass.
 func layerNormFwd(y, x, g, b, mean, rstd []float32, n, d int) {
+	if layerNormFwdVec(y, x, g, b, mean, rstd, n, d) {
+		return
+	}
 	g, b = g[:d], b[:d]
 	for r := 0; r < n; r++ {
 		xr := x[r*d : (r+1)*d]
@@ -80,6 +79,9 @@ func layerNormFwd(y, x, g, b, mean, rstd []float32, n, d int) {
 
 // layerNormBwdX writes dx for upstream dy.
 func layerNormBwdX(dx, dy, x, g, mean, rstd []float32, n, d int) {
+	if layerNormBwdXVec(dx, dy, x, g, mean, rstd, n, d) {
+		return
+	}
 	g = g[:d]
 	inv := 1 / float32(d)
 	for r := 0; r < n; r++ {
@@ -104,6 +106,9 @@ func layerNormBwdX(dx, dy, x, g, mean, rstd []float32, n, d int) {
 
 // layerNormBwdG adds sum over rows of dy*xhat into dg.
 func layerNormBwdG(dg, dy, x, mean, rstd []float32, n, d int) {
+	if layerNormBwdGVec(dg, dy, x, mean, rstd, n, d) {
+		return
+	}
 	dg = dg[:d]
 	for r := 0; r < n; r++ {
 		xr := x[r*d : (r+1)*d]

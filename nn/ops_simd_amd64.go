@@ -126,3 +126,85 @@ func adamWVec(p, g, m, v []float32, b1, b2, keep, step, rbc2, eps float32) int {
 	}
 	return n
 }
+
+func hsum8(v archsimd.Float32x8) float32 {
+	var lanes [8]float32
+	v.Store(&lanes)
+	return ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
+}
+
+// layerNormFwdVec is layerNormFwd for d a multiple of 8; false if it did
+// nothing.
+func layerNormFwdVec(y, x, g, b, mean, rstd []float32, n, d int) bool {
+	if !haveAVX2 || d%8 != 0 {
+		return false
+	}
+	zero := archsimd.BroadcastFloat32x8(0)
+	for r := 0; r < n; r++ {
+		xr, yr := x[r*d:(r+1)*d], y[r*d:(r+1)*d]
+		s := zero
+		for j := 0; j < d; j += 8 {
+			s = s.Add(archsimd.LoadFloat32x8Slice(xr[j : j+8]))
+		}
+		mu := hsum8(s) / float32(d)
+		muv := archsimd.BroadcastFloat32x8(mu)
+		ss := zero
+		for j := 0; j < d; j += 8 {
+			c := archsimd.LoadFloat32x8Slice(xr[j : j+8]).Sub(muv)
+			ss = c.MulAdd(c, ss)
+		}
+		rs := 1 / sqrt32(hsum8(ss)/float32(d)+lnEps)
+		mean[r], rstd[r] = mu, rs
+		rsv := archsimd.BroadcastFloat32x8(rs)
+		for j := 0; j < d; j += 8 {
+			xh := archsimd.LoadFloat32x8Slice(xr[j : j+8]).Sub(muv).Mul(rsv)
+			xh.MulAdd(archsimd.LoadFloat32x8Slice(g[j:j+8]), archsimd.LoadFloat32x8Slice(b[j:j+8])).StoreSlice(yr[j : j+8])
+		}
+	}
+	return true
+}
+
+// layerNormBwdXVec is layerNormBwdX for d a multiple of 8.
+func layerNormBwdXVec(dx, dy, x, g, mean, rstd []float32, n, d int) bool {
+	if !haveAVX2 || d%8 != 0 {
+		return false
+	}
+	zero := archsimd.BroadcastFloat32x8(0)
+	inv := 1 / float32(d)
+	for r := 0; r < n; r++ {
+		xr, dyr, dxr := x[r*d:(r+1)*d], dy[r*d:(r+1)*d], dx[r*d:(r+1)*d]
+		muv := archsimd.BroadcastFloat32x8(mean[r])
+		rsv := archsimd.BroadcastFloat32x8(rstd[r])
+		av, cv := zero, zero
+		for j := 0; j < d; j += 8 {
+			gd := archsimd.LoadFloat32x8Slice(g[j : j+8]).Mul(archsimd.LoadFloat32x8Slice(dyr[j : j+8]))
+			xh := archsimd.LoadFloat32x8Slice(xr[j : j+8]).Sub(muv).Mul(rsv)
+			av = av.Add(gd)
+			cv = gd.MulAdd(xh, cv)
+		}
+		a := archsimd.BroadcastFloat32x8(hsum8(av) * inv)
+		c := archsimd.BroadcastFloat32x8(hsum8(cv) * inv)
+		for j := 0; j < d; j += 8 {
+			gd := archsimd.LoadFloat32x8Slice(g[j : j+8]).Mul(archsimd.LoadFloat32x8Slice(dyr[j : j+8]))
+			xh := archsimd.LoadFloat32x8Slice(xr[j : j+8]).Sub(muv).Mul(rsv)
+			gd.Sub(a).Sub(xh.Mul(c)).Mul(rsv).StoreSlice(dxr[j : j+8])
+		}
+	}
+	return true
+}
+
+// layerNormBwdGVec is layerNormBwdG for d a multiple of 8.
+func layerNormBwdGVec(dg, dy, x, mean, rstd []float32, n, d int) bool {
+	if !haveAVX2 || d%8 != 0 {
+		return false
+	}
+	for j := 0; j < d; j += 8 {
+		acc := archsimd.LoadFloat32x8Slice(dg[j : j+8])
+		for r := 0; r < n; r++ {
+			xh := archsimd.LoadFloat32x8Slice(x[r*d+j : r*d+j+8]).Sub(archsimd.BroadcastFloat32x8(mean[r])).Mul(archsimd.BroadcastFloat32x8(rstd[r]))
+			acc = xh.MulAdd(archsimd.LoadFloat32x8Slice(dy[r*d+j:r*d+j+8]), acc)
+		}
+		acc.StoreSlice(dg[j : j+8])
+	}
+	return true
+}
