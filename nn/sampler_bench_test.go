@@ -2,20 +2,8 @@ package nn
 
 import (
 	"context"
-	"syscall"
 	"testing"
 )
-
-// processCPUSeconds is the user+system CPU time of this process so far, or
-// -1 when unavailable: on a shared machine tokens per CPU-second is steadier
-// than tokens per wall-second.
-func processCPUSeconds() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return -1
-	}
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) * 1e-9
-}
 
 // BenchmarkSample is the reference sampling benchmark: 16 sequences x 64 new
 // tokens from a one-token prompt, model vocab 256, d 128, 4 heads, 2 layers,

@@ -46,6 +46,10 @@ type EvalPoint struct {
 	// training steps.
 	WallSeconds  float64 `json:"wall_s"`
 	TrainSeconds float64 `json:"train_s"`
+	// CPUSeconds is the process CPU time (user+system, all threads) spent
+	// since training started, summed over resumed sessions: steadier than
+	// wall time on a shared machine.
+	CPUSeconds float64 `json:"cpu_s"`
 	// NatsPerByte is the held-out cross-entropy per byte of target text.
 	NatsPerByte float64 `json:"heldout_nats_per_byte"`
 	// TrainLoss is the mean training loss (nats per token) since the last
@@ -74,6 +78,7 @@ type state struct {
 	RNG          []byte      `json:"rng"`        // PCG state of the window stream
 	WallSeconds  float64     `json:"wall_s"`
 	TrainSeconds float64     `json:"train_s"`
+	CPUSeconds   float64     `json:"cpu_s"`
 	Config       Config      `json:"config"`
 	Evals        []EvalPoint `json:"evals"`
 }
@@ -289,7 +294,7 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 		bar.Set(st.Step)
 	}
 	sessionStart := time.Now()
-	wall0 := st.WallSeconds
+	wall0, cpu0, cpuStart := st.WallSeconds, st.CPUSeconds, processCPUSeconds()
 	var lossSum float64
 	var lossN, tokSince int
 	var trainSince time.Duration
@@ -357,18 +362,20 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 				}
 				return nil, fmt.Errorf("sft: held-out evaluation at step %d: %w", st.Step, err)
 			}
-			p := EvalPoint{Step: st.Step, WallSeconds: wall0 + time.Since(sessionStart).Seconds(), TrainSeconds: st.TrainSeconds,
+			st.CPUSeconds = cpu0 + processCPUSeconds() - cpuStart
+			p := EvalPoint{Step: st.Step, WallSeconds: wall0 + time.Since(sessionStart).Seconds(), TrainSeconds: st.TrainSeconds, CPUSeconds: st.CPUSeconds,
 				NatsPerByte: npb, TrainLoss: lossSum / float64(lossN), TokensPerSec: float64(tokSince) / trainSince.Seconds()}
 			st.Evals = append(st.Evals, p)
 			appendMetric(p)
 			if bar != nil {
 				fmt.Fprintln(opts.Progress) // keep the bar's last state on its own line
 			}
-			logf("step %d  wall %.0fs  train loss %.4f  held-out %.4f nats/byte  %.0f tok/s", p.Step, p.WallSeconds, p.TrainLoss, p.NatsPerByte, p.TokensPerSec)
+			logf("step %d  wall %.0fs  cpu %.0fs  train loss %.4f  held-out %.4f nats/byte  %.0f tok/s", p.Step, p.WallSeconds, p.CPUSeconds, p.TrainLoss, p.NatsPerByte, p.TokensPerSec)
 			lossSum, lossN, tokSince, trainSince = 0, 0, 0, 0
 		}
 		if st.Step%cfg.CheckpointEvery == 0 || st.Step == cfg.Steps {
 			st.WallSeconds = wall0 + time.Since(sessionStart).Seconds()
+			st.CPUSeconds = cpu0 + processCPUSeconds() - cpuStart
 			if err := save(); err != nil {
 				return nil, err
 			}
@@ -381,6 +388,7 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 	res := &Result{Step: st.Step, Evals: st.Evals, Model: m}
 	if stopped != "" {
 		st.WallSeconds = wall0 + time.Since(sessionStart).Seconds()
+		st.CPUSeconds = cpu0 + processCPUSeconds() - cpuStart
 		if err := save(); err != nil {
 			return nil, err
 		}
@@ -445,3 +453,4 @@ func sample(ctx context.Context, cfg Config, m *nn.Model, tok nn.Tokenizer, held
 	}
 	return out, nil
 }
+
