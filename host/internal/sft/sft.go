@@ -453,4 +453,3 @@ func sample(ctx context.Context, cfg Config, m *nn.Model, tok nn.Tokenizer, held
 	}
 	return out, nil
 }
-
