@@ -40,6 +40,9 @@ type kernelOp struct {
 	out   *tensor.Dense
 	run   func(in []G.Value)
 	diff  diffFunc
+	// noDiff marks inputs gorgonia must not differentiate through (their
+	// gradient is delivered by a fused op instead).
+	noDiff []bool
 }
 
 var (
@@ -84,7 +87,7 @@ func (op *kernelOp) DiffWRT(n int) []bool {
 	w := make([]bool, n)
 	if op.diff != nil {
 		for i := range w {
-			w[i] = true
+			w[i] = i >= len(op.noDiff) || !op.noDiff[i]
 		}
 	}
 	return w

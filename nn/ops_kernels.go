@@ -77,9 +77,11 @@ func layerNormFwd(y, x, g, b, mean, rstd []float32, n, d int) {
 	}
 }
 
-// layerNormBwdX writes dx for upstream dy.
-func layerNormBwdX(dx, dy, x, g, mean, rstd []float32, n, d int) {
-	if layerNormBwdXVec(dx, dy, x, g, mean, rstd, n, d) {
+// layerNormBwdX writes dx for upstream dy, plus resid when not nil (the
+// gradient reaching x through the residual connection, fused here so the
+// graph needs no separate sum).
+func layerNormBwdX(dx, dy, x, g, resid, mean, rstd []float32, n, d int) {
+	if layerNormBwdXVec(dx, dy, x, g, resid, mean, rstd, n, d) {
 		return
 	}
 	g = g[:d]
@@ -100,6 +102,11 @@ func layerNormBwdX(dx, dy, x, g, mean, rstd []float32, n, d int) {
 		for j, v := range xr {
 			xh := (v - mu) * rs
 			dxr[j] = rs * (g[j]*dyr[j] - a - xh*c)
+		}
+		if resid != nil {
+			for j, v := range resid[r*d : (r+1)*d] {
+				dxr[j] += v
+			}
 		}
 	}
 }

@@ -165,7 +165,7 @@ func layerNormFwdVec(y, x, g, b, mean, rstd []float32, n, d int) bool {
 }
 
 // layerNormBwdXVec is layerNormBwdX for d a multiple of 8.
-func layerNormBwdXVec(dx, dy, x, g, mean, rstd []float32, n, d int) bool {
+func layerNormBwdXVec(dx, dy, x, g, resid, mean, rstd []float32, n, d int) bool {
 	if !haveAVX2 || d%8 != 0 {
 		return false
 	}
@@ -187,7 +187,11 @@ func layerNormBwdXVec(dx, dy, x, g, mean, rstd []float32, n, d int) bool {
 		for j := 0; j < d; j += 8 {
 			gd := archsimd.LoadFloat32x8Slice(g[j : j+8]).Mul(archsimd.LoadFloat32x8Slice(dyr[j : j+8]))
 			xh := archsimd.LoadFloat32x8Slice(xr[j : j+8]).Sub(muv).Mul(rsv)
-			gd.Sub(a).Sub(xh.Mul(c)).Mul(rsv).StoreSlice(dxr[j : j+8])
+			v := gd.Sub(a).Sub(xh.Mul(c)).Mul(rsv)
+			if resid != nil {
+				v = v.Add(archsimd.LoadFloat32x8Slice(resid[r*d+j : r*d+j+8]))
+			}
+			v.StoreSlice(dxr[j : j+8])
 		}
 	}
 	return true

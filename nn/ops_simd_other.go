@@ -10,6 +10,6 @@ func geluBwdVec(dx, dy, x, th []float32) int                                   {
 func expSubSumVec(s []float32, m float32) (int, float32)                       { return 0, 0 }
 func adamWVec(p, g, m, v []float32, b1, b2, keep, step, rbc2, eps float32) int { return 0 }
 
-func layerNormFwdVec(y, x, g, b, mean, rstd []float32, n, d int) bool    { return false }
-func layerNormBwdXVec(dx, dy, x, g, mean, rstd []float32, n, d int) bool { return false }
-func layerNormBwdGVec(dg, dy, x, mean, rstd []float32, n, d int) bool    { return false }
+func layerNormFwdVec(y, x, g, b, mean, rstd []float32, n, d int) bool           { return false }
+func layerNormBwdXVec(dx, dy, x, g, resid, mean, rstd []float32, n, d int) bool { return false }
+func layerNormBwdGVec(dg, dy, x, mean, rstd []float32, n, d int) bool           { return false }

@@ -89,7 +89,7 @@ func TestKernelGradients(t *testing.T) {
 		y, mean, rstd := make([]float32, n*d), make([]float32, n), make([]float32, n)
 		layerNormFwd(y, x, g, b, mean, rstd, n, d)
 		dx, dg, db := make([]float32, n*d), make([]float32, d), make([]float32, d)
-		layerNormBwdX(dx, r, x, g, mean, rstd, n, d)
+		layerNormBwdX(dx, r, x, g, nil, mean, rstd, n, d)
 		layerNormBwdG(dg, r, x, mean, rstd, n, d)
 		colSumAdd(db, r, n, d)
 		checkKernelGrad(t, []string{"x", "g", "b"}, [][]float32{x, g, b}, r, func() []float32 {

@@ -223,43 +223,54 @@ func (tr *Trainer) build() error {
 		pre := fmt.Sprintf("h.%d.", l)
 		ln1g := par(pre+"ln_1.weight", pb.Ln1G, d)
 		ln1b := par(pre+"ln_1.bias", pb.Ln1B, d)
-		h := e.node(tr.layerNorm(pre+"ln_1", x, ln1g, ln1b, gb.Ln1G, gb.Ln1B))
+		// x feeds ln_1 and the residual sum; the residual's gradient is
+		// added inside ln_1's backward op (slot1), so gorgonia sees one
+		// consumer and builds no gradient sum of its own.
+		slot1, slot2 := new(*G.Node), new(*G.Node)
+		h := e.node(tr.layerNorm(pre+"ln_1", x, ln1g, ln1b, gb.Ln1G, gb.Ln1B, slot1))
 		aw := par(pre+"attn.c_attn.weight", pb.AttnW, d, 3*d)
 		ab := par(pre+"attn.c_attn.bias", pb.AttnB, 3*d)
 		qkv := e.node(tr.linear(pre+"attn.c_attn", h, aw, ab, gb.AttnW, gb.AttnB, d, 3*d))
 		a := e.node(tr.attention(pre+"attn", qkv))
 		pw := par(pre+"attn.c_proj.weight", pb.AttnProjW, d, d)
 		pbias := par(pre+"attn.c_proj.bias", pb.AttnProjB, d)
-		x = e.node(tr.linearResid(pre+"attn.c_proj", x, a, pw, pbias, gb.AttnProjW, gb.AttnProjB, d, d))
+		x = e.node(tr.linearResid(pre+"attn.c_proj", x, a, pw, pbias, gb.AttnProjW, gb.AttnProjB, d, d, slot1))
 
 		ln2g := par(pre+"ln_2.weight", pb.Ln2G, d)
 		ln2b := par(pre+"ln_2.bias", pb.Ln2B, d)
-		h = e.node(tr.layerNorm(pre+"ln_2", x, ln2g, ln2b, gb.Ln2G, gb.Ln2B))
+		h = e.node(tr.layerNorm(pre+"ln_2", x, ln2g, ln2b, gb.Ln2G, gb.Ln2B, slot2))
 		fw := par(pre+"mlp.c_fc.weight", pb.FcW, d, 4*d)
 		fb := par(pre+"mlp.c_fc.bias", pb.FcB, 4*d)
 		h = e.node(tr.linear(pre+"mlp.c_fc", h, fw, fb, gb.FcW, gb.FcB, d, 4*d))
 		h = e.node(tr.gelu(pre+"mlp.gelu", h, 4*d))
 		mw := par(pre+"mlp.c_proj.weight", pb.ProjW, 4*d, d)
 		mb := par(pre+"mlp.c_proj.bias", pb.ProjB, d)
-		x = e.node(tr.linearResid(pre+"mlp.c_proj", x, h, mw, mb, gb.ProjW, gb.ProjB, 4*d, d))
+		x = e.node(tr.linearResid(pre+"mlp.c_proj", x, h, mw, mb, gb.ProjW, gb.ProjB, 4*d, d, slot2))
 		if e.err != nil {
 			return e.err
 		}
 	}
 	lnfg := par("ln_f.weight", P.LnFG, d)
 	lnfb := par("ln_f.bias", P.LnFB, d)
-	hf := e.node(tr.layerNorm("ln_f", x, lnfg, lnfb, D.LnFG, D.LnFB))
+	hf := e.node(tr.layerNorm("ln_f", x, lnfg, lnfb, D.LnFG, D.LnFB, nil))
 	wteH := par("wte.head", P.Wte, v, d)
-	logp := e.node(tr.loss(hf, wteH))
-	outputs, grads := G.Nodes{logp}, G.Nodes{G.NewVector(tr.g, tensor.Float32, G.WithName("dlogp"), G.WithShape(n),
-		G.WithValue(tensor.New(tensor.WithBacking(tr.dlogp), tensor.WithShape(n))))}
+	dlogp := G.NewVector(tr.g, tensor.Float32, G.WithName("dlogp"), G.WithShape(n),
+		G.WithValue(tensor.New(tensor.WithBacking(tr.dlogp), tensor.WithShape(n))))
+	var vw, vb, dvalues *G.Node
 	if c.ValueHead {
-		vw := par("value_head.weight", P.ValueW, d)
-		vb := par("value_head.bias", P.ValueB, 1)
+		vw = par("value_head.weight", P.ValueW, d)
+		vb = par("value_head.bias", P.ValueB, 1)
+		dvalues = G.NewVector(tr.g, tensor.Float32, G.WithName("dvalues"), G.WithShape(n),
+			G.WithValue(tensor.New(tensor.WithBacking(tr.dvalues), tensor.WithShape(n))))
+	}
+	// hf feeds the LM head and the value head; the value head's share of
+	// its gradient is added inside the LM head's backward op.
+	logp := e.node(tr.loss(hf, wteH, dvalues, vw))
+	outputs, grads := G.Nodes{logp}, G.Nodes{dlogp}
+	if c.ValueHead {
 		val := e.node(tr.valueHead(hf, vw, vb))
 		outputs = append(outputs, val)
-		grads = append(grads, G.NewVector(tr.g, tensor.Float32, G.WithName("dvalues"), G.WithShape(n),
-			G.WithValue(tensor.New(tensor.WithBacking(tr.dvalues), tensor.WithShape(n)))))
+		grads = append(grads, dvalues)
 	}
 	if e.err != nil {
 		return e.err
@@ -283,15 +294,22 @@ func (tr *Trainer) linear(name string, x, w, b *G.Node, dw, db []float32, in, ou
 }
 
 // linearResid adds y = resid + x w + b, a linear layer writing into the
-// residual stream; the gradient of resid is the upstream gradient itself.
-func (tr *Trainer) linearResid(name string, resid, x, w, b *G.Node, dw, db []float32, in, out int) (*G.Node, error) {
+// residual stream. The gradient of resid is the upstream gradient itself; it
+// is not handed to gorgonia but left in slot for the LayerNorm that also
+// reads resid, whose backward op adds it.
+func (tr *Trainer) linearResid(name string, resid, x, w, b *G.Node, dw, db []float32, in, out int, slot **G.Node) (*G.Node, error) {
 	y := make([]float32, tr.n*out)
-	return tr.fwd(name, y, []int{tr.n, out}, func(v []G.Value) {
+	node, err := tr.fwd(name, y, []int{tr.n, out}, func(v []G.Value) {
 		linearResidFwd(y, f32(v[0]), f32(v[1]), f32(v[2]), f32(v[3]), tr.n, in, out)
 	}, func(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+		*slot = grad
 		gs, err := tr.linearGrads(name, grad, x, w, dw, db, in, out)
-		return append(G.Nodes{grad}, gs...), err
+		return append(G.Nodes{nil}, gs...), err
 	}, resid, x, w, b)
+	if err == nil {
+		node.Op().(*kernelOp).noDiff = []bool{true}
+	}
+	return node, err
 }
 
 // linearGrads adds the backward ops of a linear layer: dx = dy w^T (a new
@@ -312,8 +330,11 @@ func (tr *Trainer) linearGrads(name string, grad, x, w *G.Node, dw, db []float32
 	return G.Nodes{dx, dwn, dbn}, e.err
 }
 
-// layerNorm adds a LayerNorm over the last axis of x (n, d).
-func (tr *Trainer) layerNorm(name string, x, g, b *G.Node, dg, db []float32) (*G.Node, error) {
+// layerNorm adds a LayerNorm over the last axis of x (n, d). When resid is
+// not nil, x also feeds a residual sum whose backward stores its gradient in
+// *resid (before this op is differentiated: it comes later in the forward
+// graph), and the gradient of x includes it.
+func (tr *Trainer) layerNorm(name string, x, g, b *G.Node, dg, db []float32, resid **G.Node) (*G.Node, error) {
 	n, d := tr.n, tr.m.Config.DModel
 	y := make([]float32, n*d)
 	mean, rstd := make([]float32, n), make([]float32, n)
@@ -322,9 +343,20 @@ func (tr *Trainer) layerNorm(name string, x, g, b *G.Node, dg, db []float32) (*G
 	}, func(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 		e := &errs{}
 		dxb := make([]float32, n*d)
+		ins := G.Nodes{grad, x, g}
+		if resid != nil {
+			if *resid == nil {
+				return nil, fmt.Errorf("%s: the residual gradient is not known yet", name)
+			}
+			ins = append(ins, *resid)
+		}
 		dx := e.node(tr.bwd(name+".dx", dxb, []int{n, d}, func(v []G.Value) {
-			layerNormBwdX(dxb, f32(v[0]), f32(v[1]), f32(v[2]), mean, rstd, n, d)
-		}, grad, x, g))
+			var r []float32
+			if len(v) > 3 {
+				r = f32(v[3])
+			}
+			layerNormBwdX(dxb, f32(v[0]), f32(v[1]), f32(v[2]), r, mean, rstd, n, d)
+		}, ins...))
 		dgn := e.node(tr.bwd(name+".dg", dg, []int{d}, func(v []G.Value) {
 			layerNormBwdG(dg, f32(v[0]), f32(v[1]), mean, rstd, n, d)
 		}, grad, x))
@@ -368,8 +400,10 @@ func (tr *Trainer) attention(name string, qkv *G.Node) (*G.Node, error) {
 	}, qkv)
 }
 
-// loss adds logp = log softmax(h wte^T)[targets] against the tied wte.
-func (tr *Trainer) loss(h, wte *G.Node) (*G.Node, error) {
+// loss adds logp = log softmax(h wte^T)[targets] against the tied wte. With a
+// value head (dvalues and vw not nil) the gradient of h it returns includes
+// the value head's dvalues ⊗ vw.
+func (tr *Trainer) loss(h, wte, dvalues, vw *G.Node) (*G.Node, error) {
 	c := tr.m.Config
 	n, d, v := tr.n, c.DModel, c.Vocab
 	dwte := tr.m.Grads.Wte
@@ -384,9 +418,18 @@ func (tr *Trainer) loss(h, wte *G.Node) (*G.Node, error) {
 			lossBwdLogits(gb, f32(in[0]), probs, tr.targets, n, v)
 		}, grad))
 		dhb := make([]float32, n*d)
+		ins := G.Nodes{gl, wte}
+		if dvalues != nil {
+			ins = append(ins, dvalues, vw)
+		}
 		dh := e.node(tr.bwd("lm_head.dh", dhb, []int{n, d}, func(in []G.Value) {
-			gemm.Sgemm(false, false, n, d, v, 1, f32(in[0]), v, f32(in[1]), d, 0, dhb, d)
-		}, gl, wte))
+			var beta float32
+			if len(in) > 2 {
+				valueBwdX(dhb, f32(in[2]), f32(in[3]), n, d)
+				beta = 1
+			}
+			gemm.Sgemm(false, false, n, d, v, 1, f32(in[0]), v, f32(in[1]), d, beta, dhb, d)
+		}, ins...))
 		dw := e.node(tr.bwd("lm_head.dwte", dwte, []int{v, d}, func(in []G.Value) {
 			gemm.Sgemm(true, false, v, d, n, 1, f32(in[0]), v, f32(in[1]), d, 1, dwte, d)
 		}, gl, h))
@@ -394,19 +437,17 @@ func (tr *Trainer) loss(h, wte *G.Node) (*G.Node, error) {
 	}, h, wte)
 }
 
-// valueHead adds values = h w + b for h (n, d), w (d), b (1).
+// valueHead adds values = h w + b for h (n, d), w (d), b (1). The gradient
+// of h is added by the LM head's backward op (see loss), so h is marked
+// non-differentiable here.
 func (tr *Trainer) valueHead(h, w, b *G.Node) (*G.Node, error) {
 	n, d := tr.n, tr.m.Config.DModel
 	dw, db := tr.m.Grads.ValueW, tr.m.Grads.ValueB
 	tr.values = make([]float32, n)
-	return tr.fwd("value_head", tr.values, []int{n}, func(in []G.Value) {
+	node, err := tr.fwd("value_head", tr.values, []int{n}, func(in []G.Value) {
 		valueFwd(tr.values, f32(in[0]), f32(in[1]), f32(in[2]), n, d)
 	}, func(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 		e := &errs{}
-		dhb := make([]float32, n*d)
-		dh := e.node(tr.bwd("value_head.dh", dhb, []int{n, d}, func(in []G.Value) {
-			valueBwdX(dhb, f32(in[0]), f32(in[1]), n, d)
-		}, grad, w))
 		dwn := e.node(tr.bwd("value_head.dw", dw, []int{d}, func(in []G.Value) {
 			valueBwdW(dw, f32(in[0]), f32(in[1]), n, d)
 		}, grad, h))
@@ -417,6 +458,10 @@ func (tr *Trainer) valueHead(h, w, b *G.Node) (*G.Node, error) {
 			}
 			db[0] += s
 		}, grad))
-		return G.Nodes{dh, dwn, dbn}, e.err
+		return G.Nodes{nil, dwn, dbn}, e.err
 	}, h, w, b)
+	if err == nil {
+		node.Op().(*kernelOp).noDiff = []bool{true}
+	}
+	return node, err
 }

@@ -345,3 +345,25 @@ func TestTrainerSFTDrivesLossDown(t *testing.T) {
 		t.Logf("cross-entropy %.3f -> %.3f nats in %d steps", first, last, steps)
 	}
 }
+
+// TestTrainerGraphHasOnlyKernelOps checks that differentiation added no
+// gorgonia ops (gradient sums, broadcasts), which would allocate their
+// results every step: every residual and value-head gradient sum is fused
+// into a kernel.
+func TestTrainerGraphHasOnlyKernelOps(t *testing.T) {
+	for _, vh := range []bool{true, false} {
+		cfg := tinyConfig
+		cfg.ValueHead = vh
+		tr, err := NewTrainer(tinyModel(t, cfg, 1), 2, 5)
+		if err != nil {
+			t.Fatalf("NewTrainer: %v", err)
+		}
+		for _, n := range tr.g.AllNodes() {
+			if op := n.Op(); op != nil {
+				if _, ok := op.(*kernelOp); !ok {
+					t.Errorf("value head %v: graph node %v has gorgonia op %T, want only nn kernel ops", vh, n, op)
+				}
+			}
+		}
+	}
+}
