@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/p3o-rlhf/p3o/host/internal/pluginrt"
@@ -257,5 +258,64 @@ func TestPrefsDeterministicLabels(t *testing.T) {
 		if len(p.Chosen) != task.ResponseBytes || len(p.Prompt) > task.MaxPromptBytes {
 			t.Errorf("response of %d bytes (want %d), prompt of %d", len(p.Chosen), task.ResponseBytes, len(p.Prompt))
 		}
+	}
+}
+
+// TestRewardCommandInterruptResume interrupts `host reward` after its first
+// saved chunk, resumes it, and compares the final state with an
+// uninterrupted run's, byte for byte.
+func TestRewardCommandInterruptResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the plugin")
+	}
+	dir := t.TempDir()
+	data := filepath.Join(dir, "toy.jsonl")
+	if err := prefdata.WriteFile(data, toyPairs(80, 4)); err != nil {
+		t.Fatal(err)
+	}
+	args := func(out string) []string {
+		a := []string{"--reward", filepath.Join(repoRoot(t), "plugins", "rewardbtl"), "--data", data, "--out", out, "--chunk", "1"}
+		for _, kv := range strings.Split(strings.TrimSpace(tinyRewardOptions), "\n") {
+			a = append(a, "--set", strings.ReplaceAll(kv, " ", ""))
+		}
+		return a
+	}
+	straight := filepath.Join(dir, "straight")
+	if err := runReward(context.Background(), args(straight)); err != nil {
+		t.Fatal(err)
+	}
+
+	cut := filepath.Join(dir, "cut")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { // cancel as soon as the first chunk's state is on disk
+		defer close(done)
+		for ctx.Err() == nil {
+			if _, err := os.Stat(filepath.Join(cut, rewardStateFile)); err == nil {
+				cancel()
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	err := runReward(ctx, args(cut))
+	cancel()
+	<-done
+	if err == nil {
+		t.Log("the run finished before the interruption; resuming a finished run")
+	}
+	if err := runReward(context.Background(), append(args(cut), "--resume")); err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile(filepath.Join(straight, rewardStateFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(cut, rewardStateFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Error("interrupted and resumed run's state differs from the uninterrupted run's")
 	}
 }
