@@ -46,7 +46,8 @@ func (m *Model) ZeroGrad() {
 // paramSlices lists every parameter slice of p in the order of
 // Params.Tensors (the value head last, when present).
 func paramSlices(p *Params) [][]float32 {
-	out := [][]float32{p.Wte, p.Wpe}
+	out := make([][]float32, 0, 6+12*len(p.Blocks))
+	out = append(out, p.Wte, p.Wpe)
 	for i := range p.Blocks {
 		b := &p.Blocks[i]
 		out = append(out, b.Ln1G, b.Ln1B, b.AttnW, b.AttnB, b.AttnProjW, b.AttnProjB,
