@@ -44,7 +44,10 @@ func (c *AlgorithmClient) Configure(ctx context.Context, req *ConfigureRequest) 
 
 // Prepare sends a whole rollout and returns the plugin's aux arrays.
 func (c *AlgorithmClient) Prepare(ctx context.Context, req *PrepareRequest) (*PrepareResponse, error) {
-	resp, err := c.rpc.Prepare(ctx, &pb.PrepareRequest{Batch: batchToProto(&req.Batch)})
+	ar := arenas.Get().(*arena)
+	resp, err := c.rpc.Prepare(ctx, &pb.PrepareRequest{Batch: batchToProto(ar, &req.Batch)})
+	ar.reset() // the request is marshalled once Prepare returns
+	arenas.Put(ar)
 	if err != nil {
 		return nil, fromRPCError(ctx, err)
 	}
@@ -53,7 +56,10 @@ func (c *AlgorithmClient) Prepare(ctx context.Context, req *PrepareRequest) (*Pr
 
 // Loss sends one minibatch and returns the loss and its gradients.
 func (c *AlgorithmClient) Loss(ctx context.Context, req *LossRequest) (*LossResponse, error) {
-	resp, err := c.rpc.Loss(ctx, &pb.LossRequest{Batch: batchToProto(&req.Batch)})
+	ar := arenas.Get().(*arena)
+	resp, err := c.rpc.Loss(ctx, &pb.LossRequest{Batch: batchToProto(ar, &req.Batch)})
+	ar.reset() // the request is marshalled once Loss returns
+	arenas.Put(ar)
 	if err != nil {
 		return nil, fromRPCError(ctx, err)
 	}

@@ -3,6 +3,7 @@ package sdk
 import (
 	"fmt"
 	"sort"
+	"sync"
 
 	"github.com/BurntSushi/toml"
 
@@ -72,8 +73,49 @@ func specFromProto(p *pb.Spec) (*Spec, error) {
 	return s, nil
 }
 
+// arena hands out the columns of one request message and is reused for the
+// next once the message is marshalled, so a Loss call allocates no per-token
+// memory on the host side. A nil *arena allocates.
+type arena struct {
+	f []float64
+	i []int32
+}
+
+var arenas = sync.Pool{New: func() any { return &arena{} }}
+
+// floats returns an empty slice with capacity n.
+func (a *arena) floats(n int) []float64 {
+	if a == nil {
+		return make([]float64, 0, n)
+	}
+	if cap(a.f)-len(a.f) < n {
+		a.f = make([]float64, 0, max(2*cap(a.f), n))
+	}
+	start := len(a.f)
+	a.f = a.f[:start+n]
+	return a.f[start : start : start+n]
+}
+
+// ints returns an empty slice with capacity n.
+func (a *arena) ints(n int) []int32 {
+	if a == nil {
+		return make([]int32, 0, n)
+	}
+	if cap(a.i)-len(a.i) < n {
+		a.i = make([]int32, 0, max(2*cap(a.i), n))
+	}
+	start := len(a.i)
+	a.i = a.i[:start+n]
+	return a.i[start : start : start+n]
+}
+
+// reset makes the whole arena free again (the previous message is gone).
+func (a *arena) reset() {
+	a.f, a.i = a.f[:0], a.i[:0]
+}
+
 // columnToProto lays the arrays of every sequence end to end.
-func columnToProto(name string, arrays [][]float64) *pb.Column {
+func columnToProto(a *arena, name string, arrays [][]float64) *pb.Column {
 	c := &pb.Column{Name: name}
 	total, anySet := 0, false
 	for _, a := range arrays {
@@ -83,15 +125,15 @@ func columnToProto(name string, arrays [][]float64) *pb.Column {
 	if !anySet {
 		return c
 	}
-	c.Lens = make([]int32, len(arrays))
-	c.Values = make([]float64, 0, total)
-	for i, a := range arrays {
-		if a == nil {
+	c.Lens = a.ints(len(arrays))[:len(arrays)]
+	c.Values = a.floats(total)
+	for i, x := range arrays {
+		if x == nil {
 			c.Lens[i] = -1
 			continue
 		}
-		c.Lens[i] = int32(len(a))
-		c.Values = append(c.Values, a...)
+		c.Lens[i] = int32(len(x))
+		c.Values = append(c.Values, x...)
 	}
 	return c
 }
@@ -131,7 +173,7 @@ func columnFromProto(what string, c *pb.Column, n int) ([][]float64, error) {
 }
 
 // tokensToProto is columnToProto for token ids.
-func tokensToProto(seqs []Sequence, get func(*Sequence) []int32) *pb.Tokens {
+func tokensToProto(ar *arena, seqs []Sequence, get func(*Sequence) []int32) *pb.Tokens {
 	t := &pb.Tokens{}
 	total, anySet := 0, false
 	for i := range seqs {
@@ -142,8 +184,8 @@ func tokensToProto(seqs []Sequence, get func(*Sequence) []int32) *pb.Tokens {
 	if !anySet {
 		return t
 	}
-	t.Lens = make([]int32, len(seqs))
-	t.Values = make([]int32, 0, total)
+	t.Lens = ar.ints(len(seqs))[:len(seqs)]
+	t.Values = ar.ints(total)
 	for i := range seqs {
 		a := get(&seqs[i])
 		if a == nil {
@@ -190,7 +232,7 @@ func tokensFromProto(what string, t *pb.Tokens, n int, set func(i int, a []int32
 }
 
 // auxToProto turns per-sequence maps into one column per name.
-func auxToProto(aux []map[string][]float64) []*pb.Column {
+func auxToProto(ar *arena, aux []map[string][]float64) []*pb.Column {
 	seen := map[string]bool{}
 	var names []string
 	for _, m := range aux {
@@ -214,7 +256,7 @@ func auxToProto(aux []map[string][]float64) []*pb.Column {
 				arrays[i] = []float64{} // present but empty stays present
 			}
 		}
-		cols[j] = columnToProto(name, arrays)
+		cols[j] = columnToProto(ar, name, arrays)
 		if cols[j].Lens == nil { // every array present and empty, or absent
 			cols[j].Lens = make([]int32, len(aux))
 			for i, m := range aux {
@@ -253,7 +295,9 @@ func auxFromProto(cols []*pb.Column, n int) ([]map[string][]float64, error) {
 	return aux, nil
 }
 
-func batchToProto(b *Batch) *pb.Batch {
+// batchToProto converts b, taking the per-token memory from ar (may be nil);
+// the message is valid until ar is reset.
+func batchToProto(ar *arena, b *Batch) *pb.Batch {
 	seqs := b.Sequences
 	n := len(seqs)
 	p := &pb.Batch{Beta: b.Beta, N: int64(n)}
@@ -268,14 +312,14 @@ func batchToProto(b *Batch) *pb.Batch {
 		p.Reward[i] = seqs[i].Reward
 		p.Rank[i] = seqs[i].Rank
 	}
-	p.Prompt = tokensToProto(seqs, func(s *Sequence) []int32 { return s.Prompt })
-	p.Response = tokensToProto(seqs, func(s *Sequence) []int32 { return s.Response })
+	p.Prompt = tokensToProto(ar, seqs, func(s *Sequence) []int32 { return s.Prompt })
+	p.Response = tokensToProto(ar, seqs, func(s *Sequence) []int32 { return s.Response })
 	arrays := make([][]float64, n)
 	col := func(get func(*Sequence) []float64) *pb.Column {
 		for i := range seqs {
 			arrays[i] = get(&seqs[i])
 		}
-		return columnToProto("", arrays)
+		return columnToProto(ar, "", arrays)
 	}
 	p.Logp = col(func(s *Sequence) []float64 { return s.Logp })
 	p.OldLogp = col(func(s *Sequence) []float64 { return s.OldLogp })
@@ -286,7 +330,7 @@ func batchToProto(b *Batch) *pb.Batch {
 	for i := range seqs {
 		aux[i] = seqs[i].Aux
 	}
-	p.Aux = auxToProto(aux)
+	p.Aux = auxToProto(ar, aux)
 	return p
 }
 
@@ -347,7 +391,7 @@ func prepareResponseToProto(r *PrepareResponse) *pb.PrepareResponse {
 	if r == nil || r.Aux == nil {
 		return &pb.PrepareResponse{}
 	}
-	return &pb.PrepareResponse{HasAux: true, N: int64(len(r.Aux)), Aux: auxToProto(r.Aux)}
+	return &pb.PrepareResponse{HasAux: true, N: int64(len(r.Aux)), Aux: auxToProto(nil, r.Aux)}
 }
 
 func prepareResponseFromProto(p *pb.PrepareResponse) (*PrepareResponse, error) {
@@ -367,7 +411,7 @@ func gradsToProto(g [][]float64) *pb.Column {
 	if g == nil {
 		return nil
 	}
-	c := columnToProto("", g)
+	c := columnToProto(nil, "", g)
 	if c.Lens == nil {
 		c.Lens = make([]int32, len(g))
 		for i := range c.Lens {

@@ -43,7 +43,8 @@ func TestBatchConversionKeepsShapes(t *testing.T) {
 		}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := wireTrip(t, batchToProto(&tc.batch), &pb.Batch{})
+			ar := &arena{}
+			p := wireTrip(t, batchToProto(ar, &tc.batch), &pb.Batch{})
 			got, err := batchFromProto(p)
 			if err != nil {
 				t.Fatal(err)
