@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/p3o-rlhf/p3o/host/internal/checkpoint"
@@ -154,8 +155,17 @@ func e2eRun(t *testing.T, env []string, args ...string) (string, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), env...)
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	// Its own process group, so the plugins of a host that was killed
+	// (and so could not stop them) are cleaned up with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	if err := cmd.Start(); err != nil {
+		return "", err
+	}
+	err := cmd.Wait()
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	return buf.String(), err
 }
 
 func mustRun(t *testing.T, env []string, args ...string) string {
