@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"os"
+	"runtime"
 	"runtime/debug"
 
 	"github.com/hashicorp/go-hclog"
@@ -51,6 +52,15 @@ func ServeAlgorithm(impl Algorithm) {
 	// A higher target costs a few MB. GOGC in the environment still wins.
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
+	}
+	// A loss head is a single-threaded computation on small arrays; with one
+	// P the gRPC reader, handler and writer goroutines hand off without
+	// waking OS threads, and no idle P spins while the host computes. This
+	// cut the plugin's CPU per 64x64 Loss call by 30% (docs/benchmarks-sdk.md)
+	// and leaves the cores to the host. GOMAXPROCS in the environment still
+	// wins.
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
 	}
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: Handshake,
