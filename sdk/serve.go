@@ -45,6 +45,11 @@ func PluginSet() plugin.PluginSet {
 // Log with hclog.Default() (or the standard log package): the output goes as
 // JSON to stderr and the host shows it under the plugin's name. Never write to
 // stdout: it carries the handshake.
+//
+// Unless GOMAXPROCS and GOGC are set in the environment, an algorithm plugin
+// runs with GOMAXPROCS=1 and GOGC=400: a loss head is a small single-threaded
+// computation, and these settings make its calls cheaper (see the comments in
+// the body).
 func ServeAlgorithm(impl Algorithm) {
 	// An algorithm plugin keeps almost nothing live (its options), so with
 	// the default GOGC=100 it collects every ~4 MB of allocation, i.e.
