@@ -117,3 +117,61 @@ func TestMalformedBatchIsAnError(t *testing.T) {
 		})
 	}
 }
+
+// benchBatch is a Loss minibatch of n sequences of 16 prompt and t response
+// tokens with logp, old_logp and ref_logp.
+func benchBatch(n, t int) Batch {
+	b := Batch{Beta: 0.05, Sequences: make([]Sequence, n)}
+	for i := range b.Sequences {
+		s := &b.Sequences[i]
+		s.Group = int64(i / 2)
+		s.Prompt = make([]int32, 16)
+		s.Response = make([]int32, t)
+		s.Logp, s.OldLogp, s.RefLogp = make([]float64, t), make([]float64, t), make([]float64, t)
+		for j := 0; j < t; j++ {
+			s.Response[j] = int32((i*31 + j*7) % 257)
+			s.Logp[j] = -float64(j%13) / 3
+			s.OldLogp[j] = s.Logp[j] + 0.01
+			s.RefLogp[j] = s.Logp[j] - 0.01
+		}
+	}
+	return b
+}
+
+// BenchmarkBatchEncode is the host side of a 64x64 Loss request: conversion
+// and protobuf encoding.
+func BenchmarkBatchEncode(b *testing.B) {
+	batch := benchBatch(64, 64)
+	ar := &arena{}
+	var n int
+	b.ReportAllocs()
+	for b.Loop() {
+		buf, err := proto.Marshal(&pb.LossRequest{Batch: batchToProto(ar, &batch)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ar.reset()
+		n = len(buf)
+	}
+	b.ReportMetric(float64(n), "wire-bytes")
+}
+
+// BenchmarkBatchDecode is the plugin side of a 64x64 Loss request: protobuf
+// decoding and conversion.
+func BenchmarkBatchDecode(b *testing.B) {
+	batch := benchBatch(64, 64)
+	buf, err := proto.Marshal(&pb.LossRequest{Batch: batchToProto(nil, &batch)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		var m pb.LossRequest
+		if err := proto.Unmarshal(buf, &m); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := batchFromProto(m.Batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
