@@ -14,6 +14,7 @@ package pluginrt
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -339,15 +340,26 @@ func (w *tailWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// last returns the last non-empty line written, with a JSON log line reduced
-// to its message.
+// last returns the last non-empty line written; an hclog JSON line is
+// reduced to its message and error.
 func (w *tailWriter) last() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if len(w.lines) == 0 {
-		return strings.TrimSpace(string(w.part))
+	line := strings.TrimSpace(string(w.part))
+	if line == "" && len(w.lines) > 0 {
+		line = w.lines[len(w.lines)-1]
 	}
-	return w.lines[len(w.lines)-1]
+	var entry struct {
+		Message string `json:"@message"`
+		Error   string `json:"error"`
+	}
+	if strings.HasPrefix(line, "{") && json.Unmarshal([]byte(line), &entry) == nil && entry.Message != "" {
+		if entry.Error != "" {
+			return entry.Message + ": " + entry.Error
+		}
+		return entry.Message
+	}
+	return line
 }
 
 // close stops the current process; later calls fail.

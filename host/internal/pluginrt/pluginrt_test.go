@@ -526,3 +526,24 @@ func processCPU(pid int) int64 {
 	fmt.Sscan(f[12], &stime)
 	return (utime + stime) * 1e7 // 100 ticks per second
 }
+
+func TestTailWriterLast(t *testing.T) {
+	for _, tc := range []struct {
+		name, written, want string
+	}{
+		{"plain lines", "first\nsecond line\n\n", "second line"},
+		{"unterminated", "a\nb", "b"},
+		{"only a partial line", "partial", "partial"},
+		{"hclog JSON", `{"@level":"error","@message":"load model","error":"open w.bin: no such file","@timestamp":"x"}` + "\n", "load model: open w.bin: no such file"},
+		{"hclog JSON without error", `{"@level":"info","@message":"starting"}` + "\n", "starting"},
+		{"nothing", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := &tailWriter{}
+			w.Write([]byte(tc.written))
+			if got := w.last(); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
