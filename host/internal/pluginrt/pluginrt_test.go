@@ -547,3 +547,54 @@ func TestTailWriterLast(t *testing.T) {
 		})
 	}
 }
+
+// TestConcurrentCallsSurviveAKill runs Loss calls from several goroutines
+// while the plugin process is killed: every call succeeds and the process is
+// replaced exactly once.
+func TestConcurrentCallsSurviveAKill(t *testing.T) {
+	rt, _ := newRuntime(t)
+	ctx := context.Background()
+	a, err := rt.Algorithm(ctx, filepath.Join(bin, "echo"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := &sdk.LossRequest{Batch: lossBatch(8, 8, 6)}
+	want, err := a.Loss(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const workers, calls = 4, 30
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*calls)
+	start := make(chan struct{})
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			for i := 0; i < calls; i++ {
+				got, err := a.Loss(ctx, req)
+				if err == nil && got.Loss != want.Loss {
+					err = fmt.Errorf("got loss %v, want %v", got.Loss, want.Loss)
+				}
+				if err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	victim := pid(t, a.p)
+	close(start)
+	time.Sleep(5 * time.Millisecond)
+	if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if got := a.Restarts(); got != 1 {
+		t.Errorf("got %d restarts, want 1", got)
+	}
+}
