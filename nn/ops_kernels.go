@@ -273,6 +273,12 @@ func embedBwdPos(dwpe, dx []float32, n, t, d int) {
 // pass.
 func lossFwd(logp, probs, h, wte []float32, targets []int32, n, v, d int) {
 	gemm.Sgemm(false, true, n, v, d, 1, h, d, wte, d, 0, probs, v)
+	logSoftmaxRows(logp, probs, targets, n, v)
+}
+
+// logSoftmaxRows turns the logits in probs (n, v) into probabilities in
+// place and writes logp[i] = log probs[i][targets[i]].
+func logSoftmaxRows(logp, probs []float32, targets []int32, n, v int) {
 	for i := 0; i < n; i++ {
 		row := probs[i*v : (i+1)*v]
 		m := row[0]

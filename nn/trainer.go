@@ -338,8 +338,13 @@ func (tr *Trainer) layerNorm(name string, x, g, b *G.Node, dg, db []float32, res
 	n, d := tr.n, tr.m.Config.DModel
 	y := make([]float32, n*d)
 	mean, rstd := make([]float32, n), make([]float32, n)
+	var xs, gs, bs []float32 // inputs of the running step, for the halves
+	fwd := newHalfTask(func(lo, hi int) {
+		layerNormFwd(y[lo*d:hi*d], xs[lo*d:hi*d], gs, bs, mean[lo:hi], rstd[lo:hi], hi-lo, d)
+	})
 	return tr.fwd(name, y, []int{n, d}, func(v []G.Value) {
-		layerNormFwd(y, f32(v[0]), f32(v[1]), f32(v[2]), mean, rstd, n, d)
+		xs, gs, bs = f32(v[0]), f32(v[1]), f32(v[2])
+		fwd.split(n, 1, 64)
 	}, func(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 		e := &errs{}
 		dxb := make([]float32, n*d)
@@ -350,12 +355,20 @@ func (tr *Trainer) layerNorm(name string, x, g, b *G.Node, dg, db []float32, res
 			}
 			ins = append(ins, *resid)
 		}
-		dx := e.node(tr.bwd(name+".dx", dxb, []int{n, d}, func(v []G.Value) {
+		var dys, xs, gs, rs []float32
+		bwd := newHalfTask(func(lo, hi int) {
 			var r []float32
-			if len(v) > 3 {
-				r = f32(v[3])
+			if rs != nil {
+				r = rs[lo*d : hi*d]
 			}
-			layerNormBwdX(dxb, f32(v[0]), f32(v[1]), f32(v[2]), r, mean, rstd, n, d)
+			layerNormBwdX(dxb[lo*d:hi*d], dys[lo*d:hi*d], xs[lo*d:hi*d], gs, r, mean[lo:hi], rstd[lo:hi], hi-lo, d)
+		})
+		dx := e.node(tr.bwd(name+".dx", dxb, []int{n, d}, func(v []G.Value) {
+			dys, xs, gs = f32(v[0]), f32(v[1]), f32(v[2])
+			if len(v) > 3 {
+				rs = f32(v[3])
+			}
+			bwd.split(n, 1, 64)
 		}, ins...))
 		dgn := e.node(tr.bwd(name+".dg", dg, []int{d}, func(v []G.Value) {
 			layerNormBwdG(dg, f32(v[0]), f32(v[1]), mean, rstd, n, d)
@@ -371,12 +384,18 @@ func (tr *Trainer) layerNorm(name string, x, g, b *G.Node, dg, db []float32, res
 func (tr *Trainer) gelu(name string, x *G.Node, width int) (*G.Node, error) {
 	n := tr.n
 	y, th := make([]float32, n*width), make([]float32, n*width)
+	var xs []float32
+	fwd := newHalfTask(func(lo, hi int) { geluFwd(y[lo:hi], th[lo:hi], xs[lo:hi]) })
 	return tr.fwd(name, y, []int{n, width}, func(v []G.Value) {
-		geluFwd(y, th, f32(v[0]))
+		xs = f32(v[0])
+		fwd.split(n*width, 8, 4096)
 	}, func(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 		dxb := make([]float32, n*width)
+		var dys, xs []float32
+		bwd := newHalfTask(func(lo, hi int) { geluBwd(dxb[lo:hi], dys[lo:hi], xs[lo:hi], th[lo:hi]) })
 		dx, err := tr.bwd(name+".dx", dxb, []int{n, width}, func(v []G.Value) {
-			geluBwd(dxb, f32(v[0]), f32(v[1]), th)
+			dys, xs = f32(v[0]), f32(v[1])
+			bwd.split(n*width, 8, 4096)
 		}, grad, x)
 		return G.Nodes{dx}, err
 	}, x)
@@ -388,13 +407,28 @@ func (tr *Trainer) attention(name string, qkv *G.Node) (*G.Node, error) {
 	n, d, b, t, h := tr.n, c.DModel, tr.batch, tr.seq, c.Heads
 	y := make([]float32, n*d)
 	probs := make([]float32, b*h*t*t)
+	// the halves split the batch: sequences lo..hi-1
+	var qs []float32
+	fwd := newHalfTask(func(lo, hi int) {
+		attnFwd(y[lo*t*d:], qs[lo*t*3*d:], probs[lo*h*t*t:], hi-lo, t, d, h)
+	})
 	return tr.fwd(name, y, []int{n, d}, func(v []G.Value) {
-		attnFwd(y, f32(v[0]), probs, b, t, d, h)
+		qs = f32(v[0])
+		fwd.split(b, 1, 2)
 	}, func(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 		dq := make([]float32, n*3*d)
-		scratch := make([]float32, t*t)
+		scratch := [2][]float32{make([]float32, t*t), make([]float32, t*t)}
+		var dys, qs []float32
+		bwd := newHalfTask(func(lo, hi int) {
+			s := scratch[0]
+			if lo > 0 {
+				s = scratch[1]
+			}
+			attnBwd(dq[lo*t*3*d:], dys[lo*t*d:], qs[lo*t*3*d:], probs[lo*h*t*t:], s, hi-lo, t, d, h)
+		})
 		dx, err := tr.bwd(name+".dqkv", dq, []int{n, 3 * d}, func(v []G.Value) {
-			attnBwd(dq, f32(v[0]), f32(v[1]), probs, scratch, b, t, d, h)
+			dys, qs = f32(v[0]), f32(v[1])
+			bwd.split(b, 1, 2)
 		}, grad, qkv)
 		return G.Nodes{dx}, err
 	}, qkv)
@@ -409,13 +443,22 @@ func (tr *Trainer) loss(h, wte, dvalues, vw *G.Node) (*G.Node, error) {
 	dwte := tr.m.Grads.Wte
 	tr.logp = make([]float32, n)
 	probs := make([]float32, n*v)
+	rows := newHalfTask(func(lo, hi int) {
+		logSoftmaxRows(tr.logp[lo:hi], probs[lo*v:hi*v], tr.targets[lo:hi], hi-lo, v)
+	})
 	return tr.fwd("lm_head.logp", tr.logp, []int{n}, func(in []G.Value) {
-		lossFwd(tr.logp, probs, f32(in[0]), f32(in[1]), tr.targets, n, v, d)
+		gemm.Sgemm(false, true, n, v, d, 1, f32(in[0]), d, f32(in[1]), d, 0, probs, v)
+		rows.split(n, 1, 64)
 	}, func(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 		e := &errs{}
 		gb := make([]float32, n*v)
+		var dl []float32
+		grows := newHalfTask(func(lo, hi int) {
+			lossBwdLogits(gb[lo*v:hi*v], dl[lo:hi], probs[lo*v:hi*v], tr.targets[lo:hi], hi-lo, v)
+		})
 		gl := e.node(tr.bwd("lm_head.dlogits", gb, []int{n, v}, func(in []G.Value) {
-			lossBwdLogits(gb, f32(in[0]), probs, tr.targets, n, v)
+			dl = f32(in[0])
+			grows.split(n, 1, 64)
 		}, grad))
 		dhb := make([]float32, n*d)
 		ins := G.Nodes{gl, wte}

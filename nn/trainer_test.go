@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 )
 
@@ -364,6 +365,49 @@ func TestTrainerGraphHasOnlyKernelOps(t *testing.T) {
 					t.Errorf("value head %v: graph node %v has gorgonia op %T, want only nn kernel ops", vh, n, op)
 				}
 			}
+		}
+	}
+}
+
+// TestTrainerResultsIndependentOfGOMAXPROCS runs a model big enough for the
+// kernels to split work across two goroutines and checks that the outputs
+// and gradients are bit-identical to a serial run.
+func TestTrainerResultsIndependentOfGOMAXPROCS(t *testing.T) {
+	cfg := Config{Vocab: 64, Context: 32, DModel: 32, Heads: 4, Layers: 1, ValueHead: true}
+	const b, T = 4, 32
+	tok, tgt, dlogp, dval := tinyBatch(21, b*T, cfg.Vocab)
+	run := func(procs int) (logp, values []float32, grads [][]float32) {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		m := tinyModel(t, cfg, 22)
+		tr, err := NewTrainer(m, b, T)
+		if err != nil {
+			t.Fatalf("NewTrainer: %v", err)
+		}
+		lp, vs, err := tr.Forward(context.Background(), tok, tgt)
+		if err != nil {
+			t.Fatalf("Forward: %v", err)
+		}
+		if err := tr.Backward(context.Background(), dlogp, dval); err != nil {
+			t.Fatalf("Backward: %v", err)
+		}
+		return append([]float32(nil), lp...), append([]float32(nil), vs...), paramSlices(m.Grads)
+	}
+	lp1, v1, g1 := run(1)
+	lp2, v2, g2 := run(2)
+	same := func(a, b []float32) bool {
+		for i := range a {
+			if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	if !same(lp1, lp2) || !same(v1, v2) {
+		t.Errorf("logp or values differ between GOMAXPROCS 1 and 2")
+	}
+	for k := range g1 {
+		if !same(g1[k], g2[k]) {
+			t.Errorf("gradient of tensor %d differs between GOMAXPROCS 1 and 2", k)
 		}
 	}
 }
