@@ -57,6 +57,14 @@ func (r *Run) checkpoint(ctx context.Context, step int) error {
 	files := map[string][]byte{filePolicy: pol, fileState: sb}
 	if r.Reward != nil {
 		rs, err := r.Reward.SaveState(ctx)
+		if err != nil && r.IsRestart != nil && r.IsRestart(err) && len(r.RewardState) > 0 {
+			// The process was replaced: restore the state it was running
+			// with (a frozen reward model does not change during RL).
+			r.Log.Warn("reward plugin replaced; restoring its state", "plugin", r.RewardName, "step", step)
+			if err = r.Reward.LoadState(ctx, r.RewardState); err == nil {
+				rs, err = r.Reward.SaveState(ctx)
+			}
+		}
 		if err != nil {
 			return fmt.Errorf("checkpoint step %d: reward plugin %s: save state: %w", step, r.RewardName, err)
 		}
