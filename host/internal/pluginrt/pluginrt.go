@@ -111,11 +111,11 @@ func (rt *Runtime) Describe(ctx context.Context, path string) (*sdk.Spec, error)
 		return nil, fmt.Errorf("plugin %s: %w", path, err)
 	}
 	p := &proc{rt: rt, path: path, exe: exe}
-	inst, err := p.launch()
+	inst, err := p.launch(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s: %w", path, err)
 	}
-	defer inst.client.Kill()
+	defer inst.kill()
 	spec, _, err := inst.describe(ctx, "")
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s: %w", path, err)
@@ -139,7 +139,7 @@ func (rt *Runtime) open(ctx context.Context, path string, kind sdk.Kind, options
 	rt.mu.Lock()
 	if rt.closed {
 		rt.mu.Unlock()
-		inst.client.Kill()
+		inst.kill()
 		return nil, fmt.Errorf("plugin %s: runtime is closed", path)
 	}
 	rt.plugins = append(rt.plugins, p)
@@ -170,12 +170,24 @@ type instance struct {
 	stderr *tailWriter
 	spec   *sdk.Spec
 	impl   any // *sdk.AlgorithmClient or *sdk.RewardClient
+	stop   context.CancelFunc
 }
 
-// launch starts the plugin process and completes the handshake.
-func (p *proc) launch() (*instance, error) {
+// kill stops the process: gracefully through go-plugin, then for sure.
+func (inst *instance) kill() {
+	inst.client.Kill()
+	inst.stop()
+}
+
+// launch starts the plugin process and completes the handshake; a cancelled
+// ctx kills a plugin that is still starting.
+func (p *proc) launch(ctx context.Context) (*instance, error) {
 	tail := &tailWriter{}
-	cmd := exec.Command(p.exe)
+	// go-plugin's Start cannot be interrupted (Kill waits for it), so a
+	// cancelled ctx kills the process through its own context, which is
+	// cancelled for good only when the instance is stopped.
+	procCtx, stop := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(procCtx, p.exe)
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		Plugins:          sdk.PluginSet(),
@@ -187,17 +199,35 @@ func (p *proc) launch() (*instance, error) {
 		GRPCDialOptions:  sdk.GRPCDialOptions(),
 		StartTimeout:     time.Minute,
 	})
-	proto, err := client.Client()
-	if err != nil {
-		client.Kill()
-		return nil, startError(err, client, tail)
+	type started struct {
+		proto plugin.ClientProtocol
+		err   error
 	}
-	return &instance{client: client, proto: proto, stderr: tail}, nil
+	done := make(chan started, 1)
+	go func() {
+		proto, err := client.Client()
+		done <- started{proto, err}
+	}()
+	var s started
+	select {
+	case s = <-done:
+	case <-ctx.Done():
+		stop()
+		<-done
+		client.Kill()
+		return nil, fmt.Errorf("start: %w", ctx.Err())
+	}
+	if s.err != nil {
+		client.Kill()
+		stop()
+		return nil, startError(s.err, client, tail)
+	}
+	return &instance{client: client, proto: s.proto, stderr: tail, stop: stop}, nil
 }
 
 // start launches a process and describes, checks and configures it.
 func (p *proc) start(ctx context.Context) (*instance, error) {
-	inst, err := p.launch()
+	inst, err := p.launch(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s: %w", p.path, err)
 	}
@@ -221,7 +251,7 @@ func (p *proc) start(ctx context.Context) (*instance, error) {
 		}
 	}
 	if err != nil {
-		inst.client.Kill()
+		inst.kill()
 		return nil, fmt.Errorf("plugin %s: %w", p.path, err)
 	}
 	inst.spec, inst.impl = spec, impl
@@ -368,7 +398,7 @@ func (p *proc) close() {
 	defer p.mu.Unlock()
 	p.closed = true
 	if p.cur != nil {
-		p.cur.client.Kill()
+		p.cur.kill()
 		p.cur = nil
 	}
 }
@@ -385,7 +415,7 @@ func (p *proc) current(ctx context.Context, dead *instance) (inst *instance, rep
 		return p.cur, false, nil
 	}
 	if p.cur != nil {
-		p.cur.client.Kill()
+		p.cur.kill()
 	}
 	p.cur = nil
 	inst, err = p.start(ctx)

@@ -28,7 +28,7 @@ var bin string
 // testPlugins are the plugin directories built by TestMain: the small test
 // plugins under testdata and the real P3O plugin.
 var testPlugins = []string{
-	"./testdata/echo", "./testdata/memreward", "./testdata/badversion", "./testdata/exits", "./testdata/stdout",
+	"./testdata/echo", "./testdata/memreward", "./testdata/badversion", "./testdata/exits", "./testdata/stdout", "./testdata/hangs",
 	"../../../plugins/p3o",
 }
 
@@ -596,5 +596,19 @@ func TestConcurrentCallsSurviveAKill(t *testing.T) {
 	}
 	if got := a.Restarts(); got != 1 {
 		t.Errorf("got %d restarts, want 1", got)
+	}
+}
+
+func TestCancelledStartKillsThePlugin(t *testing.T) {
+	rt, _ := newRuntime(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	begin := time.Now()
+	_, err := rt.Algorithm(ctx, filepath.Join(bin, "hangs"), nil)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("got %v, want an error wrapping context.DeadlineExceeded", err)
+	}
+	if d := time.Since(begin); d > 10*time.Second {
+		t.Errorf("took %v to give up, want about the 300 ms deadline", d)
 	}
 }

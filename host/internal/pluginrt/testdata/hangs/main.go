@@ -1,0 +1,6 @@
+// Command hangs is a test plugin that never completes the handshake.
+package main
+
+import "time"
+
+func main() { time.Sleep(time.Hour) }
