@@ -353,6 +353,9 @@ func WriteFile(path string, b []byte) (err error) {
 			os.Remove(tmp.Name())
 		}
 	}()
+	if err = tmp.Chmod(0o644); err != nil { // CreateTemp makes 0600 files
+		return fmt.Errorf("write %s: %w", path, err)
+	}
 	if _, err = tmp.Write(b); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}

@@ -157,6 +157,9 @@ func TestWriteFileAtomicLeavesNoTemp(t *testing.T) {
 	if len(ents) != 1 {
 		t.Errorf("got %d directory entries, want 1 (no temp files left)", len(ents))
 	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Errorf("got mode %v (%v), want -rw-r--r--", fi.Mode(), err)
+	}
 	if err := Save(filepath.Join(dir, "missing", "m.safetensors"), sample()); err == nil {
 		t.Error("save into a missing directory: got nil error")
 	}
