@@ -10,8 +10,8 @@ Run with Debian's interpreter (apt-get install python3-torch):
 
     /usr/bin/python3 bench/pytorch/train_bench.py --threads 1 --threads 2
 
-It prints, per thread count, the median tokens/s over --repeats timed runs of
---steps steps each.
+It prints, per thread count, the median tokens/s (wall clock) and tokens per
+CPU-second of the process over --repeats timed runs of --steps steps each.
 """
 
 import argparse
@@ -102,13 +102,15 @@ def bench(threads, steps, repeats):
 
     for _ in range(5):
         step()
-    rates = []
+    rates, cpu_rates = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(steps):
             step()
-        rates.append(BATCH * CONTEXT * steps / (time.perf_counter() - t0))
-    return rates
+        tokens = BATCH * CONTEXT * steps
+        rates.append(tokens / (time.perf_counter() - t0))
+        cpu_rates.append(tokens / (time.process_time() - c0))
+    return rates, cpu_rates
 
 
 def main():
@@ -119,8 +121,9 @@ def main():
     args = ap.parse_args()
     print(f"torch {torch.__version__}")
     for th in args.threads or [1, 2]:
-        rates = bench(th, args.steps, args.repeats)
+        rates, cpu_rates = bench(th, args.steps, args.repeats)
         print(f"threads={th} median_tokens_per_s={statistics.median(rates):.0f} "
+              f"median_tokens_per_cpu_s={statistics.median(cpu_rates):.0f} "
               f"runs={' '.join(f'{r:.0f}' for r in rates)}")
 
 
