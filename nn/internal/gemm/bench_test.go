@@ -76,6 +76,9 @@ var benchShapes = []struct {
 	{"sample_fc_16x512x128_NN", false, false, 16, 512, 128},
 	{"sample_proj2_16x128x512_NN", false, false, 16, 128, 512},
 	{"sample_lmhead_16x257x128_NT", false, true, 16, 257, 128},
+	// 4 KiB row strides (GPT-2-sized layers), where panels are packed.
+	{"alias_ldb1024_384x1024x256_NN", false, false, 384, 1024, 256},
+	{"alias_lda1024_1024x128x256_TN", true, false, 1024, 128, 256},
 }
 
 // BenchmarkSgemm reports GFLOP/s (2*m*n*k per call) per shape and

@@ -288,12 +288,18 @@ var packModeA, packModeB = packAuto, packAuto
 // (each depth step is then 16 contiguous values). On the measured CPU (see
 // docs/benchmarks-gemm.md) reading in place was as fast or faster for every
 // shape of the model, large ones included: the blocks fit L2 and the packing
-// copies are not free; so packing is left to transposed B and edge panels.
+// copies are not free. The exception is a depth stride that is a multiple of
+// 4 KiB (aliasStride floats): the successive depth steps of a panel then map
+// to the same L1 sets and evict each other (measured 20% slower than packing).
 func (p *problem) direct() (directA, directB bool) {
-	directA = packModeA != packAlways
-	directB = !p.transB && packModeB != packAlways
+	directA = packModeA != packAlways && !(p.transA && p.lda%aliasStride == 0)
+	directB = !p.transB && packModeB != packAlways && p.ldb%aliasStride != 0
 	return directA, directB
 }
+
+// aliasStride is the depth stride (in floats, 4 KiB) whose multiples make
+// in-place panels conflict in the L1 cache.
+const aliasStride = 1024
 
 // blocked runs the five-loop blocked algorithm: column blocks of C (nc),
 // depth blocks (kc, packing op(B)), row blocks (mc, packing op(A)), then the
@@ -401,6 +407,15 @@ func (p *problem) packA(dst []float32, ic, pc, mc, kc int, edgeOnly bool) {
 		}
 		if p.transA {
 			// op(A)[i][q] = a[q*lda+i]: each depth step is contiguous.
+			if rows == mr {
+				for q := range kc {
+					o := (pc+q)*lda + ic + i0
+					src := a[o : o+mr : o+mr]
+					d := panel[q*mr : q*mr+mr : q*mr+mr]
+					d[0], d[1], d[2], d[3], d[4], d[5] = src[0], src[1], src[2], src[3], src[4], src[5]
+				}
+				continue
+			}
 			for q := range kc {
 				src := a[(pc+q)*lda+ic+i0:]
 				src = src[:rows]

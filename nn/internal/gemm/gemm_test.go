@@ -59,6 +59,8 @@ var testShapes = []shape{
 	{1, 1, 1}, {1, 1, 7}, {3, 7, 17}, {6, 16, 4}, {7, 17, 1}, {17, 33, 65},
 	{65, 130, 7}, {130, 17, 33}, {1, 130, 33}, {33, 1, 130}, {12, 32, 256},
 	{7, 17, 257}, {150, 40, 520}, {13, 2100, 3}, {5, 3, 0}, {0, 4, 3}, {4, 0, 3},
+	// 4 KiB strides (lda or ldb = 1024 with pad 0): packed instead of read in place.
+	{1024, 3, 5}, {3, 1024, 5}, {5, 3, 1024},
 }
 
 // checkSgemm runs Sgemm on random inputs with leading dimensions padded by pad
