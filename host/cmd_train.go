@@ -177,7 +177,25 @@ func trainPipeline(ctx context.Context, cfg *config.Config, resume bool, logger 
 
 	// Stage 2: preference data (for the reward model and offline algorithms).
 	needReward := spec.Mode == sdk.ModeOnline || cfg.Run.Reward != ""
-	needPrefs := spec.Mode == sdk.ModeOffline || (needReward && cfg.RewardModel.State == "")
+	// The reward plugin starts first: a reward that is not trainable (a
+	// fixed scorer) needs neither preference data nor a training stage.
+	var (
+		rw         *pluginrt.RewardPlugin
+		rewardOpts []byte
+	)
+	if needReward {
+		if cfg.Run.Reward == "" {
+			return fmt.Errorf("algorithm %s is online: set a reward plugin (--reward PATH or run.reward)", spec.Name)
+		}
+		if rewardOpts, err = config.PluginOptions(cfg.Reward); err != nil {
+			return err
+		}
+		if rw, err = rt.Reward(ctx, cfg.Run.Reward, rewardOpts); err != nil {
+			return fmt.Errorf("reward plugin %s: %w", cfg.Run.Reward, err)
+		}
+	}
+	trainable := rw != nil && rw.Spec().Trainable
+	needPrefs := spec.Mode == sdk.ModeOffline || (trainable && cfg.RewardModel.State == "")
 	prefsPath := cfg.Prefs.Path
 	if needPrefs && prefsPath == "" {
 		sftHash, err := pipeline.FileHash(sftPath)
@@ -211,18 +229,11 @@ func trainPipeline(ctx context.Context, cfg *config.Config, resume bool, logger 
 	}
 
 	// Stage 3: the reward model.
-	var (
-		rw          *pluginrt.RewardPlugin
-		rewardState []byte
-	)
-	if needReward {
-		if cfg.Run.Reward == "" {
-			return fmt.Errorf("algorithm %s is online: set a reward plugin (--reward PATH or run.reward)", spec.Name)
-		}
-		rewardOpts, err := config.PluginOptions(cfg.Reward)
-		if err != nil {
-			return err
-		}
+	var rewardState []byte
+	if rw != nil && !trainable {
+		fmt.Fprintln(os.Stderr, pipeline.Banner(3, "reward", rw.Spec().Name+" (not trainable: used as is)"))
+	}
+	if trainable {
 		if cfg.RewardModel.State != "" {
 			fmt.Fprintln(os.Stderr, pipeline.Banner(3, "reward model", "state "+cfg.RewardModel.State))
 			if rewardState, err = os.ReadFile(cfg.RewardModel.State); err != nil {
@@ -252,9 +263,6 @@ func trainPipeline(ctx context.Context, cfg *config.Config, resume bool, logger 
 			if rewardState, err = os.ReadFile(statePath); err != nil {
 				return fmt.Errorf("reward model state: %w", err)
 			}
-		}
-		if rw, err = rt.Reward(ctx, cfg.Run.Reward, rewardOpts); err != nil {
-			return fmt.Errorf("reward plugin %s: %w", cfg.Run.Reward, err)
 		}
 		if err := rw.LoadState(ctx, rewardState); err != nil {
 			return fmt.Errorf("reward plugin %s: load state: %w", cfg.Run.Reward, err)
