@@ -102,6 +102,9 @@ func makePrefs(ctx context.Context, c prefsConfig) error {
 	if m.Config.Vocab != tok.VocabSize() {
 		return fmt.Errorf("prefs: SFT policy %s has vocabulary %d, want the byte tokenizer's %d", c.sft, m.Config.Vocab, tok.VocabSize())
 	}
+	if need := task.MaxPromptBytes + task.ResponseBytes; m.Config.Context < need {
+		return fmt.Errorf("prefs: SFT policy %s has context %d, want >= %d (prompt %d + response %d bytes)", c.sft, m.Config.Context, need, task.MaxPromptBytes, task.ResponseBytes)
+	}
 	sampler := nn.NewSampler(m, 2*c.batch)
 	prompts := task.NewPromptSampler(tk.TrainPrompts(), c.seed)
 	judge := tk.Judge()
