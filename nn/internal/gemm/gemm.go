@@ -28,6 +28,7 @@ import (
 // packed B block (kcMax x ncMax, 2 MiB) in L2/L3.
 const (
 	mr    = 6
+	mr4   = 4 // rows of the narrower edge kernel
 	nr    = 16
 	kcMax = 256
 	mcMax = 144
@@ -347,8 +348,12 @@ func (p *problem) macro(ws *workspace, ic, jc, pc, mc, nc, kc int, load, directA
 		}
 		for ir := 0; ir < mc; ir += mr {
 			mm := min(mr, mc-ir)
+			rows := mr // kernel height: tiles of up to 4 rows use the 4-row kernel
+			if mm <= mr4 {
+				rows = mr4
+			}
 			pa, rsA, csA := ws.pa[ir*kc:(ir+mr)*kc], 1, mr
-			if directA && mm == mr {
+			if directA && mm == rows {
 				if p.transA {
 					pa, rsA, csA = p.a[pc*p.lda+ic+ir:], 1, p.lda
 				} else {
@@ -356,11 +361,11 @@ func (p *problem) macro(ws *workspace, ic, jc, pc, mc, nc, kc int, load, directA
 				}
 			}
 			cc := c[ir*ldc+jr:]
-			if mm == mr && nn == nr {
-				kernel(kc, pa, rsA, csA, pb, sB, cc, ldc, p.alpha, load)
+			if nn == nr && mm == rows {
+				kernel(rows, kc, pa, rsA, csA, pb, sB, cc, ldc, p.alpha, load)
 				continue
 			}
-			kernel(kc, pa, rsA, csA, pb, sB, ws.tmp[:], nr, p.alpha, false)
+			kernel(rows, kc, pa, rsA, csA, pb, sB, ws.tmp[:], nr, p.alpha, false)
 			for i := range mm {
 				dst := cc[i*ldc : i*ldc+nn]
 				src := ws.tmp[i*nr : i*nr+nn]
@@ -376,17 +381,23 @@ func (p *problem) macro(ws *workspace, ic, jc, pc, mc, nc, kc int, load, directA
 	}
 }
 
-// kernel dispatches one full mr x nr micro-tile to the assembly or the
-// portable kernel; the slice expressions keep the assembly within bounds.
-func kernel(k int, a []float32, rsA, csA int, b []float32, sB int, c []float32, ldc int, alpha float32, load bool) {
+// kernel dispatches a micro-tile of rows = mr or mr4 rows (the 4-row kernel
+// serves tiles of up to 4 rows, which are common: 16 = 6+6+4, 64 = 10*6+4,
+// 1024 = 170*6+4) to the assembly or the portable kernel; the slice
+// expressions keep the assembly within bounds.
+func kernel(rows, k int, a []float32, rsA, csA int, b []float32, sB int, c []float32, ldc int, alpha float32, load bool) {
 	if useAVX2 {
-		_ = a[(mr-1)*rsA+(k-1)*csA]
+		_ = a[(rows-1)*rsA+(k-1)*csA]
 		_ = b[(k-1)*sB+nr-1]
-		_ = c[(mr-1)*ldc+nr-1]
-		kernel6x16AVX2(k, &a[0], rsA, csA, &b[0], sB, &c[0], ldc, alpha, load)
+		_ = c[(rows-1)*ldc+nr-1]
+		if rows == mr4 {
+			kernel4x16AVX2(k, &a[0], rsA, csA, &b[0], sB, &c[0], ldc, alpha, load)
+		} else {
+			kernel6x16AVX2(k, &a[0], rsA, csA, &b[0], sB, &c[0], ldc, alpha, load)
+		}
 		return
 	}
-	kernelGo(k, a, rsA, csA, b, sB, c, ldc, alpha, load)
+	kernelGoRows(rows, k, a, rsA, csA, b, sB, c, ldc, alpha, load)
 }
 
 // packA packs rows [ic, ic+mc) and depth [pc, pc+kc) of op(A) into

@@ -57,6 +57,7 @@ type shape struct{ m, n, k int }
 
 var testShapes = []shape{
 	{1, 1, 1}, {1, 1, 7}, {3, 7, 17}, {6, 16, 4}, {7, 17, 1}, {17, 33, 65},
+	{4, 17, 9}, {16, 33, 20}, {64, 32, 64},
 	{65, 130, 7}, {130, 17, 33}, {1, 130, 33}, {33, 1, 130}, {12, 32, 256},
 	{7, 17, 257}, {150, 40, 520}, {13, 2100, 3}, {5, 3, 0}, {0, 4, 3}, {4, 0, 3},
 	// 4 KiB strides (lda or ldb = 1024 with pad 0): packed instead of read in place.
@@ -210,6 +211,18 @@ func TestKernels(t *testing.T) {
 				c2 := append([]float32(nil), c0...)
 				kernel6x16AVX2(k, &a[0], 1, mr, &b[0], nr, &c1[0], ldc, alpha, load)
 				kernelGo(k, a, 1, mr, b, nr, c2, ldc, alpha, load)
+				// The 4-row kernel must match on rows 0..3 and leave the rest alone.
+				c3 := append([]float32(nil), c0...)
+				kernel4x16AVX2(k, &a[0], 1, mr, &b[0], nr, &c3[0], ldc, alpha, load)
+				for i := range c0 {
+					want := c1[i]
+					if i >= mr4*ldc || i%ldc >= nr {
+						want = c0[i]
+					}
+					if c3[i] != want {
+						t.Fatalf("4-row kernel element %d: got %v, want %v", i, c3[i], want)
+					}
+				}
 				for i := range c0 {
 					if i%ldc >= nr {
 						if c1[i] != c0[i] || c2[i] != c0[i] {

@@ -33,3 +33,9 @@ func saxpyAVX2(alpha float32, x, y *float32, n int)
 //
 //go:noescape
 func packBTransAVX2(k8 int, b *float32, ldb int, dst *float32)
+
+// kernel4x16AVX2 is kernel6x16AVX2 for a tile of 4 rows (only rows 0..3 of
+// the A panel are read and of c written).
+//
+//go:noescape
+func kernel4x16AVX2(k int, a *float32, rsA, csA int, b *float32, sB int, c *float32, ldc int, alpha float32, load bool)

@@ -7,8 +7,13 @@ package gemm
 // at b[q*sB]. It works on 2x4 sub-tiles so that the accumulators stay in
 // registers.
 func kernelGo(k int, a []float32, rsA, csA int, b []float32, sB int, c []float32, ldc int, alpha float32, load bool) {
-	_ = c[(mr-1)*ldc+nr-1]
-	for r := 0; r < mr; r += 2 {
+	kernelGoRows(mr, k, a, rsA, csA, b, sB, c, ldc, alpha, load)
+}
+
+// kernelGoRows is kernelGo for the first rows (even, <= mr) rows of the tile.
+func kernelGoRows(rows, k int, a []float32, rsA, csA int, b []float32, sB int, c []float32, ldc int, alpha float32, load bool) {
+	_ = c[(rows-1)*ldc+nr-1]
+	for r := 0; r < rows; r += 2 {
 		for j := 0; j < nr; j += 4 {
 			var c00, c01, c02, c03, c10, c11, c12, c13 float32
 			ao := r * rsA

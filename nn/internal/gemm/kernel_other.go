@@ -21,3 +21,7 @@ func saxpyAVX2(alpha float32, x, y *float32, n int) {
 func packBTransAVX2(k8 int, b *float32, ldb int, dst *float32) {
 	panic("gemm: assembly kernel called in a build without it")
 }
+
+func kernel4x16AVX2(k int, a *float32, rsA, csA int, b *float32, sB int, c *float32, ldc int, alpha float32, load bool) {
+	panic("gemm: assembly kernel called in a build without it")
+}
