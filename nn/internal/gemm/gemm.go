@@ -3,13 +3,15 @@
 // an axpy (Saxpy), all on row-major float32 slices.
 //
 // The package needs neither cgo nor a GOEXPERIMENT. Sgemm is a blocked GEMM in
-// the style of BLIS/GotoBLAS: panels of op(A) and op(B) are packed into
-// contiguous buffers sized for the L1/L2 caches, and a 6x16 micro-kernel
-// computes each tile of C. On amd64 CPUs with AVX2 and FMA the micro-kernel,
-// Sdot and Saxpy are Go assembly (YMM accumulators, VFMADD231PS); on other
-// CPUs, other architectures, or with the build tag purego a portable Go kernel
-// with the same blocking is used. Large products are split across up to
-// Threads() goroutines.
+// the style of BLIS/GotoBLAS: cache blocks of op(A) and op(B) sized for L1/L2,
+// and a 6x16 micro-kernel (4x16 for tiles of up to 4 rows) computing each tile
+// of C. The kernel takes strides, so A and a non-transposed B are read in
+// place; a transposed B, edge panels and panels with 4 KiB-aliasing strides
+// are packed into contiguous zero-padded buffers. On amd64 CPUs with AVX2 and
+// FMA the kernels, the transposing packer, Sdot and Saxpy are Go assembly (YMM
+// accumulators, VFMADD231PS); on other CPUs, other architectures, or with the
+// build tag purego a portable Go kernel with the same blocking is used. Large
+// products are split across up to Threads() goroutines.
 //
 // Every function is safe for concurrent use and does not allocate in steady
 // state: packing buffers and parallel jobs come from free lists that grow to
@@ -23,9 +25,9 @@ import (
 	"sync/atomic"
 )
 
-// Micro-tile and cache-block sizes. The packed A block (mcMax x kcMax, 144
-// KiB) lives in L2, a packed B micro-panel (kcMax x nr, 16 KiB) in L1, and the
-// packed B block (kcMax x ncMax, 2 MiB) in L2/L3.
+// Micro-tile and cache-block sizes. An A block (mcMax x kcMax, 144 KiB) lives
+// in L2, a B micro-panel (kcMax x nr, 16 KiB) in L1, and a B block (kcMax x
+// ncMax, 2 MiB) in L2/L3.
 const (
 	mr    = 6
 	mr4   = 4 // rows of the narrower edge kernel
