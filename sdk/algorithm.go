@@ -8,7 +8,9 @@ import "context"
 //
 // All arrays are float64; per-token arrays have one entry per response token.
 type Algorithm interface {
-	// Describe returns the plugin's Spec.
+	// Describe returns the plugin's Spec. It may depend on the configured
+	// options (P3O's k sets ResponsesPerPrompt); the host describes the
+	// plugin again after every Configure and uses that Spec.
 	Describe(ctx context.Context) (*Spec, error)
 	// Configure sets the plugin's options. Unknown keys are an error.
 	Configure(ctx context.Context, req *ConfigureRequest) error

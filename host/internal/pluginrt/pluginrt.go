@@ -250,6 +250,11 @@ func (p *proc) start(ctx context.Context) (*instance, error) {
 			err = fmt.Errorf("configure: %w", err)
 		}
 	}
+	if err == nil {
+		// A Spec may depend on the options (P3O's k sets ResponsesPerPrompt),
+		// so the Spec the host uses is the configured plugin's.
+		spec, impl, err = inst.describe(ctx, p.kind)
+	}
 	if err != nil {
 		inst.kill()
 		return nil, fmt.Errorf("plugin %s: %w", p.path, err)
@@ -481,7 +486,11 @@ type AlgorithmPlugin struct{ p *proc }
 var _ sdk.Algorithm = (*AlgorithmPlugin)(nil)
 
 // Spec returns the plugin's Spec (as described at start; do not modify).
-func (a *AlgorithmPlugin) Spec() *sdk.Spec { return a.p.spec }
+func (a *AlgorithmPlugin) Spec() *sdk.Spec {
+	a.p.mu.Lock()
+	defer a.p.mu.Unlock()
+	return a.p.spec
+}
 
 // Restarts returns how many times the plugin process was replaced.
 func (a *AlgorithmPlugin) Restarts() int {
@@ -508,8 +517,13 @@ func (a *AlgorithmPlugin) Configure(ctx context.Context, req *sdk.ConfigureReque
 		return struct{}{}, impl.(sdk.Algorithm).Configure(ctx, req)
 	})
 	if err == nil {
+		spec, derr := a.Describe(ctx)
+		if derr != nil {
+			return fmt.Errorf("describe after configure: %w", derr)
+		}
 		a.p.mu.Lock()
 		a.p.options = req.Options
+		a.p.spec = spec
 		a.p.mu.Unlock()
 	}
 	return err
@@ -537,7 +551,11 @@ type RewardPlugin struct{ p *proc }
 var _ sdk.Reward = (*RewardPlugin)(nil)
 
 // Spec returns the plugin's Spec (as described at start; do not modify).
-func (r *RewardPlugin) Spec() *sdk.Spec { return r.p.spec }
+func (r *RewardPlugin) Spec() *sdk.Spec {
+	r.p.mu.Lock()
+	defer r.p.mu.Unlock()
+	return r.p.spec
+}
 
 // Restarts returns how many times the plugin process was replaced.
 func (r *RewardPlugin) Restarts() int {
@@ -567,8 +585,13 @@ func (r *RewardPlugin) Configure(ctx context.Context, req *sdk.ConfigureRequest)
 		return struct{}{}, impl.(sdk.Reward).Configure(ctx, req)
 	})
 	if err == nil {
+		spec, derr := r.Describe(ctx)
+		if derr != nil {
+			return fmt.Errorf("describe after configure: %w", derr)
+		}
 		r.p.mu.Lock()
 		r.p.options = req.Options
+		r.p.spec = spec
 		r.p.mu.Unlock()
 	}
 	return err

@@ -612,3 +612,25 @@ func TestCancelledStartKillsThePlugin(t *testing.T) {
 		t.Errorf("took %v to give up, want about the 300 ms deadline", d)
 	}
 }
+
+// TestSpecIsTheConfiguredOne: a Spec may depend on the options (P3O's k sets
+// the group size), so the host must see the Spec of the configured plugin,
+// at start and after a later Configure.
+func TestSpecIsTheConfiguredOne(t *testing.T) {
+	ctx := context.Background()
+	rt := New(hclog.NewNullLogger(), t.TempDir())
+	defer rt.Close()
+	a, err := rt.Algorithm(ctx, filepath.Join(bin, "p3o"), []byte("k = 3\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := a.Spec().ResponsesPerPrompt, 3; got != want {
+		t.Errorf("after start with k = 3: ResponsesPerPrompt = %d, want %d", got, want)
+	}
+	if err := a.Configure(ctx, &sdk.ConfigureRequest{Options: []byte("k = 5\n")}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := a.Spec().ResponsesPerPrompt, 5; got != want {
+		t.Errorf("after Configure with k = 5: ResponsesPerPrompt = %d, want %d", got, want)
+	}
+}
