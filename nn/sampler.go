@@ -62,6 +62,7 @@ type Sampler struct {
 
 	// per-step activations, (maxBatch, width)
 	x, h, qkv, att, fc, logits []float32
+	th                         []float32 // (maxBatch, 4D) tanh scratch of geluFwd
 	scores                     []float32 // (Context)
 
 	// active rows of the current step
@@ -92,6 +93,7 @@ func NewSampler(m *Model, maxBatch int) *Sampler {
 	s.qkv = make([]float32, maxBatch*3*d)
 	s.att = make([]float32, maxBatch*d)
 	s.fc = make([]float32, maxBatch*4*d)
+	s.th = make([]float32, maxBatch*4*d)
 	s.logits = make([]float32, maxBatch*c.Vocab)
 	s.scores = make([]float32, c.Context)
 	s.tok = make([]int32, maxBatch)
@@ -279,7 +281,7 @@ func (s *Sampler) forward(n int) {
 		smpLayerNorm(h, x, b.Ln2G, b.Ln2B, n, d)
 		fc := s.fc[:n*4*d]
 		smpLinear(fc, h, b.FcW, b.FcB, n, d, 4*d, false)
-		smpGelu(fc)
+		geluFwd(fc, s.th[:n*4*d], fc) // the training graph's kernel (8 lanes with GOEXPERIMENT=simd)
 		smpLinear(x, fc, b.ProjW, b.ProjB, n, 4*d, d, true)
 	}
 	h := s.h[:n*d]
@@ -327,32 +329,6 @@ func smpLayerNorm(y, x, g, b []float32, n, d int) {
 			yr[i] = (v-mean)*inv*g[i] + b[i]
 		}
 	}
-}
-
-// smpGelu applies GPT-2's gelu_new, 0.5x(1+tanh(sqrt(2/pi)(x+0.044715x^3))),
-// in place.
-func smpGelu(x []float32) {
-	const c = 0.7978845608028654 // sqrt(2/pi)
-	for i, v := range x {
-		u := c * (v + 0.044715*v*v*v)
-		x[i] = 0.5 * v * (1 + smpTanh(u))
-	}
-}
-
-// smpTanh is tanh in float32 through one exponential: 1 - 2/(exp(2u)+1),
-// accurate to a few float32 ulps.
-func smpTanh(u float32) float32 {
-	if u > 10 {
-		return 1
-	}
-	if u < -10 {
-		return -1
-	}
-	if u > -0.0625 && u < 0.0625 { // avoid cancellation near 0
-		u2 := u * u
-		return u * (1 + u2*(-1.0/3+u2*(2.0/15-u2*17.0/315)))
-	}
-	return 1 - 2/(smpExp(2*u)+1)
 }
 
 // smpExp is exp in float32 (Cephes expf: range reduction by ln 2 and a
