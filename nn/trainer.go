@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/p3o-rlhf/p3o/nn/internal/gemm"
 	G "gorgonia.org/gorgonia"
@@ -58,6 +59,12 @@ func NewTrainer(m *Model, batch, seqLen int) (*Trainer, error) {
 	}
 	if c.ValueHead != (m.Params.ValueW != nil) || c.ValueHead != (m.Grads.ValueW != nil) {
 		return nil, errors.New("new trainer: config value_head disagrees with the params (value head present in one and not the other)")
+	}
+	if err := checkShapes(c, m.Params, "params"); err != nil {
+		return nil, fmt.Errorf("new trainer: %w", err)
+	}
+	if err := checkShapes(c, m.Grads, "grads"); err != nil {
+		return nil, fmt.Errorf("new trainer: %w", err)
 	}
 	n := batch * seqLen
 	tr := &Trainer{
@@ -122,6 +129,12 @@ func (tr *Trainer) Backward(ctx context.Context, dLogp, dValues []float32) error
 	if dValues != nil && tr.dvalues == nil {
 		return errors.New("trainer backward: dValues given but the model has no value head")
 	}
+	if i := firstNonFinite(dLogp); i >= 0 {
+		return fmt.Errorf("trainer backward: dLogp[%d] is %v; upstream gradients must be finite", i, dLogp[i])
+	}
+	if i := firstNonFinite(dValues); i >= 0 {
+		return fmt.Errorf("trainer backward: dValues[%d] is %v; upstream gradients must be finite", i, dValues[i])
+	}
 	copy(tr.dlogp, dLogp)
 	if tr.dvalues != nil {
 		if dValues != nil {
@@ -134,6 +147,34 @@ func (tr *Trainer) Backward(ctx context.Context, dLogp, dValues []float32) error
 		return fmt.Errorf("trainer backward: %w", err)
 	}
 	return nil
+}
+
+// checkShapes reports a parameter set whose blocks or slice lengths do not
+// match the config (e.g. weights loaded for another model).
+func checkShapes(c Config, p *Params, what string) error {
+	if len(p.Blocks) != c.Layers {
+		return fmt.Errorf("%s have %d blocks, config says %d layers", what, len(p.Blocks), c.Layers)
+	}
+	for _, t := range p.Tensors(c) {
+		want := 1
+		for _, d := range t.Shape {
+			want *= d
+		}
+		if len(t.Data) != want {
+			return fmt.Errorf("%s tensor %s has %d values, want %d for shape %v", what, t.Name, len(t.Data), want, t.Shape)
+		}
+	}
+	return nil
+}
+
+// firstNonFinite returns the index of the first NaN or infinity in s, or -1.
+func firstNonFinite(s []float32) int {
+	for i, v := range s {
+		if v != v || v > math.MaxFloat32 || v < -math.MaxFloat32 {
+			return i
+		}
+	}
+	return -1
 }
 
 func (tr *Trainer) run(s stage) error {

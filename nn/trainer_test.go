@@ -279,6 +279,17 @@ func TestTrainerRejectsBadInput(t *testing.T) {
 	if err := tr.Backward(ctx, make([]float32, 3), nil); err == nil {
 		t.Errorf("Backward with 3 dLogp for 4 positions: got nil error")
 	}
+	if err := tr.Backward(ctx, []float32{0, float32(math.NaN()), 0, 0}, nil); err == nil {
+		t.Errorf("Backward with a NaN dLogp: got nil error")
+	}
+	if err := tr.Backward(ctx, []float32{0, 0, 0, 0}, []float32{0, 0, float32(math.Inf(1)), 0}); err == nil {
+		t.Errorf("Backward with an infinite dValues: got nil error")
+	}
+	broken := tinyModel(t, tinyConfig, 15)
+	broken.Params.Blocks[1].FcW = broken.Params.Blocks[1].FcW[:5]
+	if _, err := NewTrainer(broken, 1, 4); err == nil {
+		t.Errorf("NewTrainer with a truncated h.1.mlp.c_fc.weight: got nil error")
+	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	if _, _, err := tr.Forward(cctx, []int32{1, 2, 3, 4}, []int32{2, 3, 4, 5}); err == nil {
