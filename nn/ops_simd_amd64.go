@@ -38,11 +38,20 @@ func exp8(x archsimd.Float32x8) archsimd.Float32x8 {
 	return p.Mul(pow2).Masked(keep)
 }
 
-// tanh8 is tanh on 8 lanes via exp: (e^2x - 1) / (e^2x + 1).
+// tanh8 is ftanh on 8 lanes.
 func tanh8(x archsimd.Float32x8) archsimd.Float32x8 {
-	x = x.Min(archsimd.BroadcastFloat32x8(tanhHi)).Max(archsimd.BroadcastFloat32x8(-tanhHi))
-	e := exp8(x.Add(x))
-	return e.Sub(v8One).Div(e.Add(v8One))
+	x = x.Min(archsimd.BroadcastFloat32x8(tanhClamp)).Max(archsimd.BroadcastFloat32x8(-tanhClamp))
+	x2 := x.Mul(x)
+	p := x2.MulAdd(archsimd.BroadcastFloat32x8(tanhA13), archsimd.BroadcastFloat32x8(tanhA11))
+	p = p.MulAdd(x2, archsimd.BroadcastFloat32x8(tanhA9))
+	p = p.MulAdd(x2, archsimd.BroadcastFloat32x8(tanhA7))
+	p = p.MulAdd(x2, archsimd.BroadcastFloat32x8(tanhA5))
+	p = p.MulAdd(x2, archsimd.BroadcastFloat32x8(tanhA3))
+	p = p.MulAdd(x2, archsimd.BroadcastFloat32x8(tanhA1))
+	q := x2.MulAdd(archsimd.BroadcastFloat32x8(tanhB6), archsimd.BroadcastFloat32x8(tanhB4))
+	q = q.MulAdd(x2, archsimd.BroadcastFloat32x8(tanhB2))
+	q = q.MulAdd(x2, archsimd.BroadcastFloat32x8(tanhB0))
+	return x.Mul(p).Div(q)
 }
 
 func geluFwdVec(y, th, x []float32) int {
