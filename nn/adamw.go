@@ -31,7 +31,9 @@ type AdamW struct {
 	decay []bool // per paramSlices entry: a 2-D weight
 }
 
-// NewAdamW makes zeroed AdamW state for m.
+// NewAdamW makes zeroed AdamW state for m, whose config must be valid (as
+// NewModel and the loaders guarantee). An AdamW built as a struct literal
+// (e.g. by a checkpoint decoder) works too: Update derives what it needs.
 func NewAdamW(m *Model, c AdamWConfig) *AdamW {
 	mm, _ := NewParams(m.Config) // the model's config is valid
 	vv, _ := NewParams(m.Config)
