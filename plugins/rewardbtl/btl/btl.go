@@ -189,16 +189,24 @@ func orDefault(v, d int) int {
 // errNotConfigured is returned before Configure.
 var errNotConfigured = errors.New("rewardbtl: not configured (call Configure first)")
 
+// seq is one tokenized prompt ++ response: ids (at most MaxLen, the tail
+// kept) and how many of the last ids are response tokens.
+type seq struct {
+	ids  []int32
+	resp int
+}
+
 // encode tokenizes prompt ++ response and keeps the last MaxLen tokens.
-func (r *Reward) encode(prompt, response string) []int32 {
-	ids := append(r.tok.Encode(prompt), r.tok.Encode(response)...)
+func (r *Reward) encode(prompt, response string) seq {
+	rs := r.tok.Encode(response)
+	ids := append(r.tok.Encode(prompt), rs...)
 	if len(ids) > r.opts.MaxLen {
 		ids = ids[len(ids)-r.opts.MaxLen:]
 	}
 	if len(ids) == 0 {
 		ids = []int32{r.tok.EOT()}
 	}
-	return ids
+	return seq{ids: ids, resp: min(len(rs), len(ids))}
 }
 
 // Score returns the reward of each sample: the value head at the last token
@@ -209,7 +217,7 @@ func (r *Reward) Score(ctx context.Context, req *sdk.ScoreRequest) (*sdk.ScoreRe
 	if r.m == nil {
 		return nil, errNotConfigured
 	}
-	seqs := make([][]int32, len(req.Samples))
+	seqs := make([]seq, len(req.Samples))
 	for i, s := range req.Samples {
 		seqs[i] = r.encode(s.Prompt, s.Response)
 	}
@@ -220,23 +228,49 @@ func (r *Reward) Score(ctx context.Context, req *sdk.ScoreRequest) (*sdk.ScoreRe
 	return &sdk.ScoreResponse{Scores: scores}, nil
 }
 
+// span is the flat range [lo, hi) of the positions a sequence's score
+// pools: its last token ("last"), or its response tokens ("mean"; the last
+// token when the response is empty).
+type span struct{ lo, hi int }
+
+// score pools values over sp.
+func (sp span) score(values []float32) float64 {
+	var s float64
+	for k := sp.lo; k < sp.hi; k++ {
+		s += float64(values[k])
+	}
+	return s / float64(sp.hi-sp.lo)
+}
+
+// grad writes the gradient g of the pooled score into dValues.
+func (sp span) grad(dValues []float32, g float64) {
+	w := float32(g / float64(sp.hi-sp.lo))
+	for k := sp.lo; k < sp.hi; k++ {
+		dValues[k] = w
+	}
+}
+
 // fill writes seqs into tokens (rows of MaxLen, padded with EOT) and returns
-// the index of each sequence's last token.
-func (r *Reward) fill(tokens []int32, seqs [][]int32) []int {
+// each sequence's pooled span.
+func (r *Reward) fill(tokens []int32, seqs []seq) []span {
 	T := r.opts.MaxLen
 	for i := range tokens {
 		tokens[i] = r.tok.EOT()
 	}
-	last := make([]int, len(seqs))
+	spans := make([]span, len(seqs))
 	for i, s := range seqs {
-		copy(tokens[i*T:], s)
-		last[i] = i*T + len(s) - 1
+		copy(tokens[i*T:], s.ids)
+		end := i*T + len(s.ids)
+		spans[i] = span{end - 1, end}
+		if r.opts.Pool == PoolMean && s.resp > 0 {
+			spans[i].lo = end - s.resp
+		}
 	}
-	return last
+	return spans
 }
 
 // scoreSeqs runs the forward pass over seqs in rows of the trainer's batch.
-func (r *Reward) scoreSeqs(ctx context.Context, seqs [][]int32) ([]float64, error) {
+func (r *Reward) scoreSeqs(ctx context.Context, seqs []seq) ([]float64, error) {
 	rows := 2 * r.opts.Batch
 	T := r.opts.MaxLen
 	tokens := make([]int32, rows*T)
@@ -244,13 +278,13 @@ func (r *Reward) scoreSeqs(ctx context.Context, seqs [][]int32) ([]float64, erro
 	out := make([]float64, 0, len(seqs))
 	for start := 0; start < len(seqs); start += rows {
 		end := min(start+rows, len(seqs))
-		last := r.fill(tokens, seqs[start:end])
+		spans := r.fill(tokens, seqs[start:end])
 		_, values, err := r.tr.Forward(ctx, tokens, targets)
 		if err != nil {
 			return nil, fmt.Errorf("rewardbtl: score: %w", err)
 		}
-		for _, k := range last {
-			out = append(out, float64(values[k]))
+		for _, sp := range spans {
+			out = append(out, sp.score(values))
 		}
 	}
 	return out, nil

@@ -68,17 +68,21 @@ func scores(t *testing.T, r *Reward, cs []sdk.Comparison) []float64 {
 }
 
 func TestLearnsToyPreference(t *testing.T) {
-	r := configured(t, "steps = 120\n")
-	train, held := toyComparisons(400, 1), toyComparisons(100, 2)
-	resp, err := r.Train(context.Background(), &sdk.TrainRequest{Train: train, HeldOut: held})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !resp.Done || resp.Steps != 120 {
-		t.Errorf("got steps %d done %v, want 120 true", resp.Steps, resp.Done)
-	}
-	if resp.HeldOutAccuracy <= 0.9 {
-		t.Errorf("got held-out accuracy %.3f, want > 0.9 (loss %.3f)", resp.HeldOutAccuracy, resp.Loss)
+	for _, pool := range []string{PoolLast, PoolMean} {
+		t.Run(pool, func(t *testing.T) {
+			r := configured(t, "steps = 120\npool = \""+pool+"\"\n")
+			train, held := toyComparisons(400, 1), toyComparisons(100, 2)
+			resp, err := r.Train(context.Background(), &sdk.TrainRequest{Train: train, HeldOut: held})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !resp.Done || resp.Steps != 120 {
+				t.Errorf("got steps %d done %v, want 120 true", resp.Steps, resp.Done)
+			}
+			if resp.HeldOutAccuracy <= 0.9 {
+				t.Errorf("got held-out accuracy %.3f, want > 0.9 (loss %.3f)", resp.HeldOutAccuracy, resp.Loss)
+			}
+		})
 	}
 }
 
@@ -177,6 +181,7 @@ func TestOptionsStrict(t *testing.T) {
 		{"init = \"/no/such/file.safetensors\"", "option init"},
 		{"tokenizer = \"/no/such/dir\"", "option tokenizer"},
 		{"steps = 0\nepochs = 0.0", "option epochs"},
+		{"pool = \"max\"", "option pool"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.opts, func(t *testing.T) {

@@ -21,6 +21,12 @@ type Options struct {
 	// sequences keep their last MaxLen tokens (the score is read at the last
 	// token, and the response is where two sides of a comparison differ).
 	MaxLen int `toml:"max_len"`
+	// Pool says how the per-token values become the score: "last" (the
+	// value at the last token of prompt ++ response, the usual reward-model
+	// head) or "mean" (the mean value over the response tokens; easier to
+	// learn when the preference is a sum of local features, like VADER's
+	// lexicon).
+	Pool string `toml:"pool"`
 	// LR is AdamW's peak learning rate (linear warmup over Warmup steps, then
 	// cosine decay to LR/10 at the end of the budget); WeightDecay applies to
 	// matrices only; GradClip bounds the global gradient norm (0: off).
@@ -46,11 +52,18 @@ type Options struct {
 	Tokenizer string `toml:"tokenizer"`
 }
 
+// The pooling modes of option pool.
+const (
+	PoolLast = "last"
+	PoolMean = "mean"
+)
+
 // DefaultOptions returns the defaults: a byte-level GPT of width 64, 2
 // layers, 4 heads, 128 tokens, AdamW 1e-3, batch 16, one epoch.
 func DefaultOptions() Options {
 	return Options{
 		MaxLen:      128,
+		Pool:        PoolLast,
 		LR:          1e-3,
 		WeightDecay: 0.01,
 		Warmup:      20,
@@ -83,6 +96,8 @@ func (o Options) validate() error {
 		return fmt.Errorf("option steps %d: want >= 0 (0: use epochs)", o.Steps)
 	case o.Steps == 0 && !(o.Epochs > 0):
 		return fmt.Errorf("option epochs %v: want > 0 when steps is 0", o.Epochs)
+	case o.Pool != PoolLast && o.Pool != PoolMean:
+		return fmt.Errorf("option pool %q: want %q or %q", o.Pool, PoolLast, PoolMean)
 	case o.Tokenizer == "":
 		return fmt.Errorf("option tokenizer is empty: want \"byte\" or a GPT-2 tokenizer folder")
 	}

@@ -73,6 +73,9 @@ func (r *Reward) LoadState(ctx context.Context, state []byte) error {
 	if err := json.Unmarshal(rest[:n], &meta); err != nil {
 		return fmt.Errorf("rewardbtl: load state: header: %w", err)
 	}
+	if meta.Options.Pool == "" { // states saved before option pool existed
+		meta.Options.Pool = PoolLast
+	}
 	if err := meta.Options.validate(); err != nil {
 		return fmt.Errorf("rewardbtl: load state: %w", err)
 	}

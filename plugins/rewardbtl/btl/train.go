@@ -135,14 +135,14 @@ func (r *Reward) batchIndices(s, n int) []int {
 func (r *Reward) trainStep(ctx context.Context, train []sdk.Comparison) (loss, acc float64, err error) {
 	B, T := r.opts.Batch, r.opts.MaxLen
 	idx := r.batchIndices(r.step, len(train))
-	seqs := make([][]int32, 0, 2*B)
+	seqs := make([]seq, 0, 2*B)
 	for _, i := range idx {
 		c := train[i]
 		seqs = append(seqs, r.encode(c.Prompt, c.Chosen), r.encode(c.Prompt, c.Rejected))
 	}
 	tokens := make([]int32, 2*B*T)
 	targets := make([]int32, 2*B*T)
-	last := r.fill(tokens, seqs)
+	spans := r.fill(tokens, seqs)
 	_, values, err := r.tr.Forward(ctx, tokens, targets)
 	if err != nil {
 		return 0, 0, fmt.Errorf("rewardbtl: train step %d: %w", r.step, err)
@@ -150,11 +150,11 @@ func (r *Reward) trainStep(ctx context.Context, train []sdk.Comparison) (loss, a
 	dValues := make([]float32, 2*B*T)
 	d := make([]float64, B)
 	for j := range B {
-		d[j] = float64(values[last[2*j]]) - float64(values[last[2*j+1]])
+		d[j] = spans[2*j].score(values) - spans[2*j+1].score(values)
 		// L = mean_j softplus(-d_j); dL/dd_j = -sigmoid(-d_j)/B.
 		g := -sigmoid(-d[j]) / float64(B)
-		dValues[last[2*j]] = float32(g)
-		dValues[last[2*j+1]] = float32(-g)
+		spans[2*j].grad(dValues, g)
+		spans[2*j+1].grad(dValues, -g)
 	}
 	acc, loss = pairwise(d)
 	if math.IsNaN(loss) {
@@ -176,7 +176,7 @@ func (r *Reward) trainStep(ctx context.Context, train []sdk.Comparison) (loss, a
 
 // evaluate returns the pairwise accuracy and mean BT loss on comparisons.
 func (r *Reward) evaluate(ctx context.Context, cs []sdk.Comparison) (acc, loss float64, err error) {
-	seqs := make([][]int32, 0, 2*len(cs))
+	seqs := make([]seq, 0, 2*len(cs))
 	for _, c := range cs {
 		seqs = append(seqs, r.encode(c.Prompt, c.Chosen), r.encode(c.Prompt, c.Rejected))
 	}
