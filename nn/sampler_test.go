@@ -325,3 +325,34 @@ func TestSmpExpAccuracy(t *testing.T) {
 		t.Errorf("smpExp: max relative error %g, want < 1e-5", worst)
 	}
 }
+
+func TestSamplerSeesParameterUpdates(t *testing.T) {
+	m := peakyModel(t, smallCfg)
+	ctx := context.Background()
+	s := NewSampler(m, 2)
+	reqs := sampleReqs()
+	opts := SampleOptions{MaxNew: 6, Stop: -1}
+	before, err := s.Sample(ctx, reqs, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range m.Params.Wte { // an in-place update, as AdamW makes
+		m.Params.Wte[i] *= 1.5
+	}
+	after, err := s.Sample(ctx, reqs, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := NewSampler(m, 2).Sample(ctx, reqs, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Equal(after[0].Logp, before[0].Logp) {
+		t.Error("log-probs unchanged after the weights changed: the sampler reads a copy")
+	}
+	for i := range reqs {
+		if !slices.Equal(after[i].Tokens, fresh[i].Tokens) || !slices.Equal(after[i].Logp, fresh[i].Logp) {
+			t.Errorf("request %d: old sampler gives %v, a new one %v", i, after[i].Tokens, fresh[i].Tokens)
+		}
+	}
+}
