@@ -422,3 +422,63 @@ func TestTrainerResultsIndependentOfGOMAXPROCS(t *testing.T) {
 		}
 	}
 }
+
+// TestTrainersRunConcurrently runs two trainers (sharing the kernels' helper
+// goroutine and gemm's workers) at the same time and checks each result
+// against a serial run.
+func TestTrainersRunConcurrently(t *testing.T) {
+	cfg := Config{Vocab: 64, Context: 32, DModel: 32, Heads: 4, Layers: 1, ValueHead: true}
+	const b, T = 4, 32
+	tok, tgt, dlogp, dval := tinyBatch(31, b*T, cfg.Vocab)
+	ctx := context.Background()
+	step := func(tr *Trainer) ([]float32, error) {
+		lp, _, err := tr.Forward(ctx, tok, tgt)
+		if err != nil {
+			return nil, err
+		}
+		out := append([]float32(nil), lp...)
+		return out, tr.Backward(ctx, dlogp, dval)
+	}
+	models := []*Model{tinyModel(t, cfg, 32), tinyModel(t, cfg, 33)}
+	var want [2][]float32
+	for i, m := range models {
+		tr, err := NewTrainer(m.Clone(), b, T)
+		if err != nil {
+			t.Fatalf("NewTrainer: %v", err)
+		}
+		if want[i], err = step(tr); err != nil {
+			t.Fatalf("serial step: %v", err)
+		}
+	}
+	var got [2][]float32
+	var errs [2]error
+	done := make(chan int)
+	for i, m := range models {
+		go func() {
+			defer func() { done <- i }()
+			tr, err := NewTrainer(m, b, T)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			for range 3 {
+				if got[i], err = step(tr); err != nil {
+					errs[i] = err
+					return
+				}
+			}
+		}()
+	}
+	<-done
+	<-done
+	for i := range models {
+		if errs[i] != nil {
+			t.Fatalf("trainer %d: %v", i, errs[i])
+		}
+		for j := range want[i] {
+			if math.Float32bits(got[i][j]) != math.Float32bits(want[i][j]) {
+				t.Fatalf("trainer %d position %d: concurrent logp %v, serial %v", i, j, got[i][j], want[i][j])
+			}
+		}
+	}
+}
