@@ -114,7 +114,7 @@ func samplerLogits(s *Sampler, tokens []int32) [][]float32 {
 	out := make([][]float32, len(tokens))
 	for t, tok := range tokens {
 		s.tok[0], s.pos[0], s.slot[0] = tok, t, 0
-		s.forward(1)
+		s.forward(1, true)
 		out[t] = append([]float32(nil), s.logits[:v]...)
 	}
 	return out

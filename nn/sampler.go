@@ -88,22 +88,35 @@ func NewSampler(m *Model, maxBatch int) *Sampler {
 		s.kc = append(s.kc, make([]float32, maxBatch*c.Context*d))
 		s.vc = append(s.vc, make([]float32, maxBatch*c.Context*d))
 	}
-	s.x = make([]float32, maxBatch*d)
-	s.h = make([]float32, maxBatch*d)
-	s.qkv = make([]float32, maxBatch*3*d)
-	s.att = make([]float32, maxBatch*d)
-	s.fc = make([]float32, maxBatch*4*d)
-	s.th = make([]float32, maxBatch*4*d)
+	s.grow(maxBatch)
 	s.logits = make([]float32, maxBatch*c.Vocab)
 	s.scores = make([]float32, c.Context)
-	s.tok = make([]int32, maxBatch)
-	s.pos = make([]int, maxBatch)
-	s.slot = make([]int, maxBatch)
 	s.rng = make([]rand.PCG, maxBatch)
 	s.weight = make([]float64, c.Vocab)
 	s.order = topSorter{idx: make([]int32, c.Vocab), val: make([]float32, c.Vocab)}
 	s.banned = make([]bool, c.Vocab)
 	return s
+}
+
+// prefillRows bounds the token rows of one prefill forward call (and so the
+// size the row buffers grow to).
+const prefillRows = 512
+
+// grow makes the per-row buffers hold at least n rows.
+func (s *Sampler) grow(n int) {
+	if n <= len(s.tok) {
+		return
+	}
+	d := s.m.Config.DModel
+	s.x = make([]float32, n*d)
+	s.h = make([]float32, n*d)
+	s.qkv = make([]float32, n*3*d)
+	s.att = make([]float32, n*d)
+	s.fc = make([]float32, n*4*d)
+	s.th = make([]float32, n*4*d)
+	s.tok = make([]int32, n)
+	s.pos = make([]int, n)
+	s.slot = make([]int, n)
 }
 
 // smpSplitmix is one step of SplitMix64, used to spread request seeds.
@@ -183,6 +196,35 @@ func (s *Sampler) Sample(ctx context.Context, reqs []SampleRequest, opts SampleO
 			s.rng[st.slot].Seed(smpSplitmix(seed), smpSplitmix(seed^0x5851f42d4c957f2d))
 			active = append(active, st)
 		}
+		// Prefill: every prompt token but the last, of all the chunk's
+		// requests, in as few forward calls as possible (big GEMMs). Rows go
+		// slot by slot in position order, so within a call each row's keys
+		// and values are cached before a later position of its slot reads
+		// them.
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("sample: %w", err)
+		}
+		total := 0
+		for _, st := range active {
+			total += len(st.req.Prompt) - 1
+		}
+		s.grow(min(total, prefillRows))
+		n := 0
+		for _, st := range active {
+			for p, tok := range st.req.Prompt[:len(st.req.Prompt)-1] {
+				if n == prefillRows {
+					s.forward(n, false)
+					n = 0
+				}
+				s.tok[n], s.pos[n], s.slot[n] = tok, p, st.slot
+				n++
+			}
+			st.fed = len(st.req.Prompt) - 1
+		}
+		if n > 0 {
+			s.forward(n, false)
+		}
+		// Decode: one token per active sequence per step.
 		for len(active) > 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, fmt.Errorf("sample: %w", err)
@@ -196,8 +238,7 @@ func (s *Sampler) Sample(ctx context.Context, reqs []SampleRequest, opts SampleO
 				s.pos[r] = st.fed
 				s.slot[r] = st.slot
 			}
-			n := len(active)
-			s.forward(n)
+			s.forward(len(active), true)
 			keep := active[:0]
 			for r, st := range active {
 				st.fed++
@@ -221,10 +262,10 @@ func (s *Sampler) Sample(ctx context.Context, reqs []SampleRequest, opts SampleO
 	return results, nil
 }
 
-// forward runs one token of each of the first n active rows (s.tok, s.pos,
-// s.slot) through the model, appending their keys and values to the cache,
-// and leaves the logits in s.logits[:n*Vocab].
-func (s *Sampler) forward(n int) {
+// forward runs n token rows (s.tok, s.pos, s.slot) through the model,
+// appending their keys and values to the cache; with logits it leaves the
+// logits in s.logits[:n*Vocab] (n <= maxBatch then).
+func (s *Sampler) forward(n int, logits bool) {
 	c := s.m.Config
 	p := s.m.Params
 	d := c.DModel
@@ -283,6 +324,9 @@ func (s *Sampler) forward(n int) {
 		smpLinear(fc, h, b.FcW, b.FcB, n, d, 4*d, false)
 		geluFwd(fc, s.th[:n*4*d], fc) // the training graph's kernel (8 lanes with GOEXPERIMENT=simd)
 		smpLinear(x, fc, b.ProjW, b.ProjB, n, 4*d, d, true)
+	}
+	if !logits {
+		return
 	}
 	h := s.h[:n*d]
 	smpLayerNorm(h, x, p.LnFG, p.LnFB, n, d)

@@ -356,3 +356,65 @@ func TestSamplerSeesParameterUpdates(t *testing.T) {
 		}
 	}
 }
+
+func TestSamplerLongPromptsSplitPrefill(t *testing.T) {
+	// 8 prompts of 90-97 tokens: over prefillRows rows, so the prefill is
+	// split across forward calls, in the middle of a sequence.
+	cfg := Config{Vocab: 40, Context: 110, DModel: 16, Heads: 2, Layers: 2}
+	m := peakyModel(t, cfg)
+	rng := rand.New(rand.NewPCG(9, 9))
+	var reqs []SampleRequest
+	for i := range 8 {
+		p := make([]int32, 90+i)
+		for j := range p {
+			p[j] = int32(rng.IntN(cfg.Vocab))
+		}
+		reqs = append(reqs, SampleRequest{Prompt: p, Seed: uint64(i)})
+	}
+	total := 0
+	for _, r := range reqs {
+		total += len(r.Prompt) - 1
+	}
+	if total <= prefillRows {
+		t.Fatalf("test needs more than %d prefill rows, has %d", prefillRows, total)
+	}
+	opts := SampleOptions{MaxNew: 8, Stop: -1}
+	ctx := context.Background()
+	one, err := NewSampler(m, 1).Sample(ctx, reqs, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := NewSampler(m, 8).Sample(ctx, reqs, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range reqs {
+		if !slices.Equal(one[i].Tokens, all[i].Tokens) {
+			t.Errorf("request %d: got %v with maxBatch 8, %v with 1", i, all[i].Tokens, one[i].Tokens)
+		}
+		for k := range one[i].Logp {
+			if d := math.Abs(float64(one[i].Logp[k] - all[i].Logp[k])); d > 1e-5 {
+				t.Errorf("request %d token %d: logp differs by %g", i, k, d)
+			}
+		}
+	}
+	// And against the float64 reference for the last request.
+	r := reqs[7]
+	seq := append(slices.Clone(r.Prompt), all[7].Tokens...)
+	ref := refLogits64(m, seq[:len(seq)-1])
+	for k, tok := range all[7].Tokens {
+		row := ref[len(r.Prompt)-1+k]
+		mx := math.Inf(-1)
+		for _, v := range row {
+			mx = math.Max(mx, v)
+		}
+		var z float64
+		for _, v := range row {
+			z += math.Exp(v - mx)
+		}
+		want := row[tok] - mx - math.Log(z)
+		if d := math.Abs(float64(all[7].Logp[k]) - want); d > 1e-4 {
+			t.Errorf("token %d: logp %v, float64 reference %v", k, all[7].Logp[k], want)
+		}
+	}
+}
