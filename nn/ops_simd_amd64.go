@@ -38,7 +38,8 @@ func exp8(x archsimd.Float32x8) archsimd.Float32x8 {
 	return p.Mul(pow2).Masked(keep)
 }
 
-// tanh8 is ftanh on 8 lanes.
+// tanh8 is ftanh on 8 lanes (GELU itself uses the assembly kernels of
+// ops_gelu_amd64.s in every build).
 func tanh8(x archsimd.Float32x8) archsimd.Float32x8 {
 	x = x.Min(archsimd.BroadcastFloat32x8(tanhClamp)).Max(archsimd.BroadcastFloat32x8(-tanhClamp))
 	x2 := x.Mul(x)
@@ -52,42 +53,6 @@ func tanh8(x archsimd.Float32x8) archsimd.Float32x8 {
 	q = q.MulAdd(x2, archsimd.BroadcastFloat32x8(tanhB2))
 	q = q.MulAdd(x2, archsimd.BroadcastFloat32x8(tanhB0))
 	return x.Mul(p).Div(q)
-}
-
-func geluFwdVec(y, th, x []float32) int {
-	if !haveAVX2 {
-		return 0
-	}
-	n := len(x) &^ 7
-	c := archsimd.BroadcastFloat32x8(geluC)
-	a := archsimd.BroadcastFloat32x8(geluA)
-	for i := 0; i < n; i += 8 {
-		v := archsimd.LoadFloat32x8Slice(x[i : i+8])
-		u := v.Mul(v).MulAdd(a, v8One).Mul(v).Mul(c)
-		t := tanh8(u)
-		t.StoreSlice(th[i : i+8])
-		t.Add(v8One).Mul(v.Mul(v8Half)).StoreSlice(y[i : i+8])
-	}
-	return n
-}
-
-func geluBwdVec(dx, dy, x, th []float32) int {
-	if !haveAVX2 {
-		return 0
-	}
-	n := len(x) &^ 7
-	c := archsimd.BroadcastFloat32x8(geluC)
-	a3 := archsimd.BroadcastFloat32x8(3 * geluA)
-	for i := 0; i < n; i += 8 {
-		v := archsimd.LoadFloat32x8Slice(x[i : i+8])
-		t := archsimd.LoadFloat32x8Slice(th[i : i+8])
-		g := archsimd.LoadFloat32x8Slice(dy[i : i+8])
-		du := v.Mul(v).MulAdd(a3, v8One).Mul(c)
-		sech2 := v8One.Sub(t.Mul(t))
-		d := v.Mul(v8Half).Mul(sech2).Mul(du).Add(t.Add(v8One).Mul(v8Half))
-		g.Mul(d).StoreSlice(dx[i : i+8])
-	}
-	return n
 }
 
 // expSubSumVec sets s[j] = exp(s[j] - m) and returns the count done and the
