@@ -58,9 +58,9 @@ func (o *AdamW) Update(m *Model, lr float64) {
 	step := float32(lr / bc1)
 	rbc2 := float32(1 / math.Sqrt(bc2))
 	eps := float32(c.Eps)
-	ps, gs, ms, vs := paramSlices(m.Params), paramSlices(m.Grads), paramSlices(o.M), paramSlices(o.V)
-	for k, p := range ps {
-		g, mk, vk := gs[k][:len(p)], ms[k][:len(p)], vs[k][:len(p)]
+	for k := range paramCount(m.Params) {
+		p := paramAt(m.Params, k)
+		g, mk, vk := paramAt(m.Grads, k)[:len(p)], paramAt(o.M, k)[:len(p)], paramAt(o.V, k)[:len(p)]
 		keep := float32(1)
 		if o.decay[k] {
 			keep = float32(1 - lr*c.WeightDecay)
@@ -82,13 +82,15 @@ func sqrt32(x float32) float32 { return float32(math.Sqrt(float64(x))) }
 // max <= 0 or the norm is smaller) and returns the norm before clipping.
 func ClipGradNorm(g *Params, max float64) (norm float64) {
 	var ss float64
-	for _, s := range paramSlices(g) {
+	for k := range paramCount(g) {
+		s := paramAt(g, k)
 		ss += float64(gemm.Sdot(s, s))
 	}
 	norm = math.Sqrt(ss)
 	if max > 0 && norm > max {
 		scale := float32(max / (norm + 1e-6))
-		for _, s := range paramSlices(g) {
+		for k := range paramCount(g) {
+			s := paramAt(g, k)
 			for i := range s {
 				s[i] *= scale
 			}

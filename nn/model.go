@@ -38,8 +38,67 @@ func (m *Model) Clone() *Model {
 
 // ZeroGrad sets every gradient to zero.
 func (m *Model) ZeroGrad() {
-	for _, s := range paramSlices(m.Grads) {
-		clear(s)
+	for k := range paramCount(m.Grads) {
+		clear(paramAt(m.Grads, k))
+	}
+}
+
+// paramCount is the number of parameter tensors of p.
+func paramCount(p *Params) int {
+	n := 4 + 12*len(p.Blocks)
+	if p.ValueW != nil {
+		n += 2
+	}
+	return n
+}
+
+// paramAt returns the k-th parameter slice of p in the order of
+// Params.Tensors, without allocating (the optimiser's per-step loops).
+func paramAt(p *Params, k int) []float32 {
+	if k < 2 {
+		if k == 0 {
+			return p.Wte
+		}
+		return p.Wpe
+	}
+	if i := k - 2; i < 12*len(p.Blocks) {
+		b := &p.Blocks[i/12]
+		switch i % 12 {
+		case 0:
+			return b.Ln1G
+		case 1:
+			return b.Ln1B
+		case 2:
+			return b.AttnW
+		case 3:
+			return b.AttnB
+		case 4:
+			return b.AttnProjW
+		case 5:
+			return b.AttnProjB
+		case 6:
+			return b.Ln2G
+		case 7:
+			return b.Ln2B
+		case 8:
+			return b.FcW
+		case 9:
+			return b.FcB
+		case 10:
+			return b.ProjW
+		default:
+			return b.ProjB
+		}
+	}
+	switch k - 2 - 12*len(p.Blocks) {
+	case 0:
+		return p.LnFG
+	case 1:
+		return p.LnFB
+	case 2:
+		return p.ValueW
+	default:
+		return p.ValueB
 	}
 }
 

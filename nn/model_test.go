@@ -66,3 +66,40 @@ func TestCloneIsDeep(t *testing.T) {
 		t.Errorf("clone has %d tensors, want %d", len(paramSlices(c.Params)), len(paramSlices(m.Params)))
 	}
 }
+
+func TestParamAtMatchesTensors(t *testing.T) {
+	for _, vh := range []bool{true, false} {
+		cfg := tinyConfig
+		cfg.ValueHead = vh
+		m, err := NewModel(cfg, 1)
+		if err != nil {
+			t.Fatalf("NewModel: %v", err)
+		}
+		ts := m.Params.Tensors(cfg)
+		if got := paramCount(m.Params); got != len(ts) {
+			t.Fatalf("value head %v: paramCount = %d, want %d", vh, got, len(ts))
+		}
+		for k, ten := range ts {
+			if s := paramAt(m.Params, k); &s[0] != &ten.Data[0] || len(s) != len(ten.Data) {
+				t.Errorf("value head %v: paramAt(%d) is not %s", vh, k, ten.Name)
+			}
+		}
+	}
+}
+
+func TestOptimizerStepDoesNotAllocate(t *testing.T) {
+	m, err := NewModel(tinyConfig, 1)
+	if err != nil {
+		t.Fatalf("NewModel: %v", err)
+	}
+	opt := NewAdamW(m, AdamWConfig{LR: 1e-3, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1})
+	opt.Update(m, 1e-3) // first call derives the decay mask
+	allocs := testing.AllocsPerRun(10, func() {
+		m.ZeroGrad()
+		ClipGradNorm(m.Grads, 1)
+		opt.Update(m, 1e-3)
+	})
+	if allocs != 0 {
+		t.Errorf("ZeroGrad + ClipGradNorm + Update: got %v allocations, want 0", allocs)
+	}
+}
