@@ -10,17 +10,13 @@ import "simd/archsimd"
 
 var haveAVX2 = archsimd.X86.AVX2() && archsimd.X86.FMA()
 
-var (
-	v8One   = archsimd.BroadcastFloat32x8(1)
-	v8Half  = archsimd.BroadcastFloat32x8(0.5)
-	v8ExpHi = archsimd.BroadcastFloat32x8(expHi)
-	v8ExpLo = archsimd.BroadcastFloat32x8(expLo)
-)
-
 // exp8 is fexp on 8 lanes (0 below expLo).
 func exp8(x archsimd.Float32x8) archsimd.Float32x8 {
-	keep := x.GreaterEqual(v8ExpLo)
-	x = x.Min(v8ExpHi).Max(v8ExpLo)
+	// constants are made here, not in package variables, so that a CPU
+	// without AVX never executes a vector instruction
+	lo := archsimd.BroadcastFloat32x8(expLo)
+	keep := x.GreaterEqual(lo)
+	x = x.Min(archsimd.BroadcastFloat32x8(expHi)).Max(lo)
 	magic := archsimd.BroadcastFloat32x8(roundMagic)
 	kf := x.MulAdd(archsimd.BroadcastFloat32x8(log2e), magic)
 	k := kf.Sub(magic)
@@ -32,27 +28,10 @@ func exp8(x archsimd.Float32x8) archsimd.Float32x8 {
 	p = p.MulAdd(r, archsimd.BroadcastFloat32x8(4.1665795894e-2))
 	p = p.MulAdd(r, archsimd.BroadcastFloat32x8(1.6666665459e-1))
 	p = p.MulAdd(r, archsimd.BroadcastFloat32x8(5.0000001201e-1))
-	p = p.Mul(r.Mul(r)).Add(r).Add(v8One)
+	p = p.Mul(r.Mul(r)).Add(r).Add(archsimd.BroadcastFloat32x8(1))
 	bias := archsimd.BroadcastInt32x8(127 - roundMagicBits)
 	pow2 := kf.AsInt32x8().Add(bias).ShiftAllLeft(23).AsFloat32x8()
 	return p.Mul(pow2).Masked(keep)
-}
-
-// tanh8 is ftanh on 8 lanes (GELU itself uses the assembly kernels of
-// ops_gelu_amd64.s in every build).
-func tanh8(x archsimd.Float32x8) archsimd.Float32x8 {
-	x = x.Min(archsimd.BroadcastFloat32x8(tanhClamp)).Max(archsimd.BroadcastFloat32x8(-tanhClamp))
-	x2 := x.Mul(x)
-	p := x2.MulAdd(archsimd.BroadcastFloat32x8(tanhA13), archsimd.BroadcastFloat32x8(tanhA11))
-	p = p.MulAdd(x2, archsimd.BroadcastFloat32x8(tanhA9))
-	p = p.MulAdd(x2, archsimd.BroadcastFloat32x8(tanhA7))
-	p = p.MulAdd(x2, archsimd.BroadcastFloat32x8(tanhA5))
-	p = p.MulAdd(x2, archsimd.BroadcastFloat32x8(tanhA3))
-	p = p.MulAdd(x2, archsimd.BroadcastFloat32x8(tanhA1))
-	q := x2.MulAdd(archsimd.BroadcastFloat32x8(tanhB6), archsimd.BroadcastFloat32x8(tanhB4))
-	q = q.MulAdd(x2, archsimd.BroadcastFloat32x8(tanhB2))
-	q = q.MulAdd(x2, archsimd.BroadcastFloat32x8(tanhB0))
-	return x.Mul(p).Div(q)
 }
 
 // expSubSumVec sets s[j] = exp(s[j] - m) and returns the count done and the
