@@ -244,8 +244,11 @@ func trainPipeline(ctx context.Context, cfg *config.Config, resume bool, logger 
 			if err != nil {
 				return err
 			}
-			absReward, _ := filepath.Abs(cfg.Run.Reward)
-			dir := pipeline.RewardDir(cache, pipeline.Key("reward/v1", prefsHash, absReward, string(rewardOpts), fmt.Sprint(cfg.Prefs.HeldOut), fmt.Sprint(cfg.Run.Seed)))
+			srcHash, err := pipeline.SourceHash(cfg.Run.Reward)
+			if err != nil {
+				return err
+			}
+			dir := pipeline.RewardDir(cache, pipeline.Key("reward/v2", prefsHash, srcHash, string(rewardOpts), fmt.Sprint(cfg.Prefs.HeldOut), fmt.Sprint(cfg.Run.Seed)))
 			statePath := filepath.Join(dir, rewardStateFile)
 			if pipeline.Exists(filepath.Join(dir, rewardReportFile)) {
 				fmt.Fprintln(os.Stderr, pipeline.Banner(3, "reward model", "cached: "+dir))

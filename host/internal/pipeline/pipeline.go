@@ -86,3 +86,37 @@ func MissingSFT(path string) error {
 func Banner(n int, name, detail string) string {
 	return fmt.Sprintf("== stage %d/4: %s %s", n, name, strings.TrimSpace(detail))
 }
+
+// SourceHash fingerprints a plugin path for cache keys: the contents of every
+// non-test .go file under a plugin directory (so a change to the plugin's code
+// retrains what was cached from it), or an executable's contents.
+func SourceHash(path string) (string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	if !fi.IsDir() {
+		return FileHash(path)
+	}
+	h := sha256.New()
+	err = filepath.WalkDir(path, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(path, p)
+		fmt.Fprintf(h, "%s:%d;", rel, len(b))
+		h.Write(b)
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("hash plugin sources %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

@@ -36,3 +36,23 @@ func TestMissingSFTSaysHowToFix(t *testing.T) {
 		}
 	}
 }
+
+func TestSourceHashSeesCodeChanges(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "pkg"), 0o755)
+	os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main"), 0o644)
+	os.WriteFile(filepath.Join(dir, "pkg", "a.go"), []byte("package pkg // v1"), 0o644)
+	os.WriteFile(filepath.Join(dir, "pkg", "a_test.go"), []byte("package pkg"), 0o644)
+	h1, err := SourceHash(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "pkg", "a_test.go"), []byte("package pkg // changed"), 0o644)
+	if h2, _ := SourceHash(dir); h2 != h1 {
+		t.Error("a test file changed the hash; want only non-test sources to count")
+	}
+	os.WriteFile(filepath.Join(dir, "pkg", "a.go"), []byte("package pkg // v2"), 0o644)
+	if h3, _ := SourceHash(dir); h3 == h1 {
+		t.Error("got the same hash after a source change, want a different one")
+	}
+}
