@@ -2,6 +2,8 @@ package rl
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 
@@ -29,6 +31,19 @@ type runState struct {
 	Algo        string          `json:"algo"`
 	AlgoVersion string          `json:"algo_version"`
 	RewardNorm  json.RawMessage `json:"reward_norm"`
+	// RefSHA256 fingerprints the reference (SFT) weights: resuming against
+	// another reference would not continue the same run.
+	RefSHA256 string `json:"ref_sha256"`
+}
+
+// refHash fingerprints the reference model's weights.
+func (r *Run) refHash() (string, error) {
+	b, err := nn.EncodeModel(r.Ref, nil)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
 }
 
 // checkpoint saves the state after step.
@@ -49,6 +64,9 @@ func (r *Run) checkpoint(ctx context.Context, step int) error {
 		Step: step, Seed: r.Cfg.Run.Seed, Cursor: cursor, KLBeta: r.kl.Beta(),
 		RNG:  "splitmix64(seed, purpose, step, index)",
 		Algo: r.AlgoSpec.Name, AlgoVersion: r.AlgoSpec.Version, RewardNorm: ns,
+	}
+	if st.RefSHA256, err = r.refHash(); err != nil {
+		return fmt.Errorf("checkpoint step %d: %w", step, err)
 	}
 	sb, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
@@ -101,6 +119,11 @@ func (r *Run) restore(ctx context.Context, step int, files map[string][]byte) er
 	}
 	if st.Algo != r.AlgoSpec.Name {
 		return fmt.Errorf("checkpoint was written by algorithm %q, this run uses %q", st.Algo, r.AlgoSpec.Name)
+	}
+	if h, err := r.refHash(); err != nil {
+		return err
+	} else if st.RefSHA256 != "" && h != st.RefSHA256 {
+		return fmt.Errorf("the reference (SFT) weights differ from the ones this run started from (policy.sft changed?): resuming would not continue the same run")
 	}
 	m, opt, err := nn.DecodeModel(files[filePolicy])
 	if err != nil {
