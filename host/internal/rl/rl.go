@@ -261,8 +261,18 @@ func (r *Run) setup(ctx context.Context) error {
 			return err
 		}
 		fmt.Fprintf(r.Stderr, "resumed from %s (step %d)\n", r.lastCkpt, step)
-	} else if r.mw, err = metrics.Create(mpath); err != nil {
-		return err
+	} else {
+		// A fresh run in a used directory: the old checkpoints belong to
+		// another run and must not be resumed into this one's metrics.
+		if steps, _ := r.store.List(); len(steps) > 0 {
+			fmt.Fprintf(r.Stderr, "starting a fresh run in %s: removing %d old checkpoints (pass --resume to continue instead)\n", r.Out, len(steps))
+			if err := os.RemoveAll(r.store.Dir); err != nil {
+				return fmt.Errorf("remove old checkpoints: %w", err)
+			}
+		}
+		if r.mw, err = metrics.Create(mpath); err != nil {
+			return err
+		}
 	}
 
 	// Shapes: a prompt keeps its last maxPrmt tokens so prompt+response fits.
