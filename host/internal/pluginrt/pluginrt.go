@@ -188,6 +188,7 @@ func (p *proc) launch(ctx context.Context) (*instance, error) {
 	// cancelled for good only when the instance is stopped.
 	procCtx, stop := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(procCtx, p.exe)
+	dieWithHost(cmd)
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		Plugins:          sdk.PluginSet(),

@@ -1,6 +1,7 @@
 package pluginrt
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -10,6 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -33,6 +36,10 @@ var testPlugins = []string{
 }
 
 func TestMain(m *testing.M) {
+	if os.Getenv(orphanHostEnv) != "" {
+		orphanHost(os.Getenv(orphanHostEnv))
+		return
+	}
 	dir, err := os.MkdirTemp("", "pluginrt-test")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -632,5 +639,66 @@ func TestSpecIsTheConfiguredOne(t *testing.T) {
 	}
 	if got, want := a.Spec().ResponsesPerPrompt, 5; got != want {
 		t.Errorf("after Configure with k = 5: ResponsesPerPrompt = %d, want %d", got, want)
+	}
+}
+
+// orphanHostEnv makes the test binary act as a host that starts the plugin
+// at the given path, prints the plugin's pid and waits to be killed.
+const orphanHostEnv = "P3O_TEST_ORPHAN_HOST"
+
+func orphanHost(path string) {
+	rt := New(hclog.NewNullLogger(), "")
+	a, err := rt.Algorithm(context.Background(), path, nil)
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	a.p.mu.Lock()
+	fmt.Println(a.p.cur.client.ReattachConfig().Pid)
+	a.p.mu.Unlock()
+	time.Sleep(time.Minute)
+	os.Exit(1)
+}
+
+// TestPluginDiesWithTheHost: a host killed by SIGKILL (no chance to clean
+// up) leaves no plugin process behind.
+func TestPluginDiesWithTheHost(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the parent-death signal is Linux-only")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := exec.Command(exe, "-test.run", "^$")
+	host.Env = append(os.Environ(), orphanHostEnv+"="+filepath.Join(bin, "echo"))
+	out, err := host.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := host.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		host.Process.Kill()
+		t.Fatalf("read the plugin pid from the fake host: %v", err)
+	}
+	pluginPid, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil {
+		host.Process.Kill()
+		t.Fatalf("fake host said %q, want a pid", line)
+	}
+	if err := host.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	host.Wait()
+	deadline := time.Now().Add(5 * time.Second)
+	for syscall.Kill(pluginPid, 0) == nil {
+		if time.Now().After(deadline) {
+			syscall.Kill(pluginPid, syscall.SIGKILL)
+			t.Fatalf("plugin process %d still runs 5 s after its host was killed", pluginPid)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

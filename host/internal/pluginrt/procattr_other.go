@@ -1,0 +1,9 @@
+//go:build !linux
+
+package pluginrt
+
+import "os/exec"
+
+// dieWithHost is a no-op where the kernel has no parent-death signal; the
+// runtime still kills its plugins on Close and on context cancellation.
+func dieWithHost(cmd *exec.Cmd) {}
