@@ -3,7 +3,9 @@ package sdk
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
 
@@ -456,8 +458,8 @@ func samplesToProto(s []Sample) []*pb.Sample {
 	out := make([]*pb.Sample, len(s))
 	backing := make([]pb.Sample, len(s))
 	for i := range s {
-		backing[i].Prompt = s[i].Prompt
-		backing[i].Response = s[i].Response
+		backing[i].Prompt = validUTF8(s[i].Prompt)
+		backing[i].Response = validUTF8(s[i].Response)
 		backing[i].PromptTokens = s[i].PromptTokens
 		backing[i].ResponseTokens = s[i].ResponseTokens
 		out[i] = &backing[i]
@@ -484,7 +486,7 @@ func samplesFromProto(p []*pb.Sample) []Sample {
 func comparisonsToProto(c []Comparison) []*pb.Comparison {
 	out := make([]*pb.Comparison, len(c))
 	for i := range c {
-		out[i] = &pb.Comparison{Prompt: c[i].Prompt, Chosen: c[i].Chosen, Rejected: c[i].Rejected}
+		out[i] = &pb.Comparison{Prompt: validUTF8(c[i].Prompt), Chosen: validUTF8(c[i].Chosen), Rejected: validUTF8(c[i].Rejected)}
 	}
 	return out
 }
@@ -498,4 +500,14 @@ func comparisonsFromProto(p []*pb.Comparison) []Comparison {
 		out[i] = Comparison{Prompt: x.Prompt, Chosen: x.Chosen, Rejected: x.Rejected}
 	}
 	return out
+}
+
+// validUTF8 replaces invalid UTF-8 with U+FFFD: protobuf strings must be
+// valid UTF-8, and a byte-level policy can stop in the middle of a character.
+// The exact bytes still travel as token ids.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
 }

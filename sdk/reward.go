@@ -23,7 +23,9 @@ type Reward interface {
 }
 
 // Sample is one (prompt, response). Both text and token ids are sent, so a
-// backend with its own tokenizer can ignore the ids.
+// backend with its own tokenizer can ignore the ids. Text crosses the wire as
+// UTF-8: invalid bytes (a byte-level policy may stop inside a character)
+// arrive as U+FFFD; the token ids are always exact.
 type Sample struct {
 	Prompt         string
 	Response       string
