@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 
 	"github.com/hashicorp/go-hclog"
@@ -111,9 +112,12 @@ func newTokenizer(name string) (nn.Tokenizer, error) {
 	if name == "byte" {
 		return nn.NewByteTokenizer(), nil
 	}
+	if name == "words" || strings.HasPrefix(name, "words:") {
+		return newWordTokenizer(name)
+	}
 	tok, err := nn.LoadGPT2Tokenizer(name)
 	if err != nil {
-		return nil, fmt.Errorf("rewardbtl: option tokenizer %q (want \"byte\" or a GPT-2 tokenizer folder): %w", name, err)
+		return nil, fmt.Errorf("rewardbtl: option tokenizer %q (want \"byte\", \"words\", \"words:N\" or a GPT-2 tokenizer folder): %w", name, err)
 	}
 	return tok, nil
 }

@@ -47,7 +47,10 @@ type Options struct {
 	// model) whose trunk initialises the reward model; the scalar head starts
 	// at zero. "" starts from a fresh GPT-2 initialisation.
 	Init string `toml:"init"`
-	// Tokenizer is "byte" (default) or the folder of a GPT-2 BPE tokenizer
+	// Tokenizer is "byte" (default), "words" or "words:N" (lower-cased words
+	// and punctuation hashed into N buckets, 4096 by default: a sentiment
+	// lexicon's words become single tokens, which a small model learns far
+	// faster than from bytes), or the folder of a GPT-2 BPE tokenizer
 	// (vocab.json, merges.txt).
 	Tokenizer string `toml:"tokenizer"`
 }
