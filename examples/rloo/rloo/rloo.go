@@ -128,46 +128,28 @@ func (a *RLOO) Loss(ctx context.Context, req *sdk.LossRequest) (*sdk.LossRespons
 }
 
 // validate checks the batch shape and that every number is finite; loss
-// also checks the current log-probs.
+// also checks the current log-probs. The sdk's checks do the work.
 func (a *RLOO) validate(b *sdk.Batch, loss bool) error {
-	if len(b.Sequences) == 0 {
-		return fmt.Errorf("empty batch: no sequences")
+	if _, err := sdk.GroupStarts(b, a.opts.K); err != nil {
+		return fmt.Errorf("%w (option k)", err)
 	}
-	if math.IsNaN(b.Beta) || math.IsInf(b.Beta, 0) {
+	if !sdk.Finite(b.Beta) {
 		return fmt.Errorf("beta is %v", b.Beta)
 	}
-	for i := 0; i < len(b.Sequences); i += a.opts.K {
-		id := b.Sequences[i].Group
-		n := 0
-		for j := i; j < len(b.Sequences) && b.Sequences[j].Group == id; j++ {
-			n++
-		}
-		if n != a.opts.K {
-			return fmt.Errorf("group %d has %d adjacent sequences, want k = %d", id, n, a.opts.K)
-		}
-	}
 	for i, s := range b.Sequences {
-		arrays := []struct {
-			name string
-			v    []float64
-		}{{"old_logp", s.OldLogp}, {"ref_logp", s.RefLogp}}
+		T := len(s.Response)
+		if err := sdk.CheckTokens(i, "old_logp", s.OldLogp, T); err != nil {
+			return err
+		}
+		if err := sdk.CheckTokens(i, "ref_logp", s.RefLogp, T); err != nil {
+			return err
+		}
 		if loss {
-			arrays = append(arrays, struct {
-				name string
-				v    []float64
-			}{"logp", s.Logp})
-		}
-		for _, f := range arrays {
-			if len(f.v) != len(s.Response) {
-				return fmt.Errorf("sequence %d: %s has %d entries, want %d (one per response token)", i, f.name, len(f.v), len(s.Response))
-			}
-			for t, x := range f.v {
-				if math.IsNaN(x) || math.IsInf(x, 0) {
-					return fmt.Errorf("sequence %d: %s[%d] is %v", i, f.name, t, x)
-				}
+			if err := sdk.CheckTokens(i, "logp", s.Logp, T); err != nil {
+				return err
 			}
 		}
-		if math.IsNaN(s.Reward) || math.IsInf(s.Reward, 0) {
+		if !sdk.Finite(s.Reward) {
 			return fmt.Errorf("sequence %d: reward is %v", i, s.Reward)
 		}
 	}

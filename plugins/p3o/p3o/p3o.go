@@ -139,7 +139,7 @@ func (p *P3O) LossDetached(ctx context.Context, req *sdk.LossRequest, detached *
 		return nil, fmt.Errorf("p3o loss: detached batch has %d sequences, want %d", len(detached.Sequences), len(b.Sequences))
 	}
 	for i, s := range detached.Sequences {
-		if err := checkTokens(i, "detached logp", s.Logp, len(b.Sequences[i].Response)); err != nil {
+		if err := sdk.CheckTokens(i, "detached logp", s.Logp, len(b.Sequences[i].Response)); err != nil {
 			return nil, fmt.Errorf("p3o loss: %w", err)
 		}
 	}
