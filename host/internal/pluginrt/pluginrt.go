@@ -90,7 +90,7 @@ func (rt *Runtime) Algorithm(ctx context.Context, path string, options []byte) (
 	if err != nil {
 		return nil, err
 	}
-	return &AlgorithmPlugin{p: p}, nil
+	return &AlgorithmPlugin{handle{p}}, nil
 }
 
 // Reward starts the reward plugin at path, describes it, checks it is a
@@ -100,7 +100,7 @@ func (rt *Runtime) Reward(ctx context.Context, path string, options []byte) (*Re
 	if err != nil {
 		return nil, err
 	}
-	return &RewardPlugin{p: p}, nil
+	return &RewardPlugin{handle{p}}, nil
 }
 
 // Describe starts the plugin at path, whatever its kind, returns its Spec and
@@ -479,55 +479,68 @@ func call[T any](ctx context.Context, p *proc, retry bool, f func(impl any) (T, 
 	}
 }
 
-// AlgorithmPlugin is an algorithm plugin process supervised by a Runtime. It
-// implements sdk.Algorithm; a call that finds the process dead starts a fresh
-// one (Describe and Configure again) and retries. Safe for concurrent use.
-type AlgorithmPlugin struct{ p *proc }
+// handle is what both kinds of plugin share: the supervised process.
+type handle struct{ p *proc }
 
-var _ sdk.Algorithm = (*AlgorithmPlugin)(nil)
-
-// Spec returns the plugin's Spec (as described at start; do not modify).
-func (a *AlgorithmPlugin) Spec() *sdk.Spec {
-	a.p.mu.Lock()
-	defer a.p.mu.Unlock()
-	return a.p.spec
+// Spec returns the plugin's Spec, as described after its last Configure (do
+// not modify).
+func (h handle) Spec() *sdk.Spec {
+	h.p.mu.Lock()
+	defer h.p.mu.Unlock()
+	return h.p.spec
 }
 
 // Restarts returns how many times the plugin process was replaced.
-func (a *AlgorithmPlugin) Restarts() int {
-	a.p.mu.Lock()
-	defer a.p.mu.Unlock()
-	return a.p.restarts
+func (h handle) Restarts() int {
+	h.p.mu.Lock()
+	defer h.p.mu.Unlock()
+	return h.p.restarts
 }
 
 // Close stops the plugin process.
-func (a *AlgorithmPlugin) Close() error {
-	a.p.close()
+func (h handle) Close() error {
+	h.p.close()
 	return nil
+}
+
+// reconfigure calls configure and then describe on the running process; on
+// success it keeps the options (a replacement process gets the same ones) and
+// the configured plugin's Spec, which may depend on them.
+func (h handle) reconfigure(ctx context.Context, req *sdk.ConfigureRequest, retry bool, configure func(impl any) error, describe func(impl any) (*sdk.Spec, error)) error {
+	if _, err := call(ctx, h.p, retry, func(impl any) (struct{}, error) { return struct{}{}, configure(impl) }); err != nil {
+		return err
+	}
+	spec, err := call(ctx, h.p, true, describe)
+	if err != nil {
+		return fmt.Errorf("describe after configure: %w", err)
+	}
+	h.p.mu.Lock()
+	h.p.options = req.Options
+	h.p.spec = spec
+	h.p.mu.Unlock()
+	return nil
+}
+
+// AlgorithmPlugin is an algorithm plugin process supervised by a Runtime. It
+// implements sdk.Algorithm; a call that finds the process dead starts a fresh
+// one (Describe and Configure again) and retries. Safe for concurrent use.
+type AlgorithmPlugin struct{ handle }
+
+var _ sdk.Algorithm = (*AlgorithmPlugin)(nil)
+
+func describeAlgorithm(ctx context.Context) func(impl any) (*sdk.Spec, error) {
+	return func(impl any) (*sdk.Spec, error) { return impl.(sdk.Algorithm).Describe(ctx) }
 }
 
 // Describe returns the plugin's Spec from the running process.
 func (a *AlgorithmPlugin) Describe(ctx context.Context) (*sdk.Spec, error) {
-	return call(ctx, a.p, true, func(impl any) (*sdk.Spec, error) { return impl.(sdk.Algorithm).Describe(ctx) })
+	return call(ctx, a.p, true, describeAlgorithm(ctx))
 }
 
-// Configure reconfigures the plugin; the options are kept, so a replacement
-// process gets the same ones.
+// Configure reconfigures the plugin and takes the configured plugin's Spec.
 func (a *AlgorithmPlugin) Configure(ctx context.Context, req *sdk.ConfigureRequest) error {
-	_, err := call(ctx, a.p, true, func(impl any) (struct{}, error) {
-		return struct{}{}, impl.(sdk.Algorithm).Configure(ctx, req)
-	})
-	if err == nil {
-		spec, derr := a.Describe(ctx)
-		if derr != nil {
-			return fmt.Errorf("describe after configure: %w", derr)
-		}
-		a.p.mu.Lock()
-		a.p.options = req.Options
-		a.p.spec = spec
-		a.p.mu.Unlock()
-	}
-	return err
+	return a.reconfigure(ctx, req, true,
+		func(impl any) error { return impl.(sdk.Algorithm).Configure(ctx, req) }, describeAlgorithm(ctx))
 }
 
 // Prepare calls the plugin's Prepare.
@@ -547,55 +560,26 @@ func (a *AlgorithmPlugin) Loss(ctx context.Context, req *sdk.LossRequest) (*sdk.
 // retrying, except LoadState (which restores the state) and, for a reward
 // whose Spec says it is not Trainable (no state beyond its options), every
 // call. Safe for concurrent use.
-type RewardPlugin struct{ p *proc }
+type RewardPlugin struct{ handle }
 
 var _ sdk.Reward = (*RewardPlugin)(nil)
 
-// Spec returns the plugin's Spec (as described at start; do not modify).
-func (r *RewardPlugin) Spec() *sdk.Spec {
-	r.p.mu.Lock()
-	defer r.p.mu.Unlock()
-	return r.p.spec
-}
-
-// Restarts returns how many times the plugin process was replaced.
-func (r *RewardPlugin) Restarts() int {
-	r.p.mu.Lock()
-	defer r.p.mu.Unlock()
-	return r.p.restarts
-}
-
-// Close stops the plugin process.
-func (r *RewardPlugin) Close() error {
-	r.p.close()
-	return nil
-}
-
 // stateless reports whether a replaced process loses nothing.
-func (r *RewardPlugin) stateless() bool { return !r.p.spec.Trainable }
+func (r *RewardPlugin) stateless() bool { return !r.Spec().Trainable }
+
+func describeReward(ctx context.Context) func(impl any) (*sdk.Spec, error) {
+	return func(impl any) (*sdk.Spec, error) { return impl.(sdk.Reward).Describe(ctx) }
+}
 
 // Describe returns the plugin's Spec from the running process.
 func (r *RewardPlugin) Describe(ctx context.Context) (*sdk.Spec, error) {
-	return call(ctx, r.p, true, func(impl any) (*sdk.Spec, error) { return impl.(sdk.Reward).Describe(ctx) })
+	return call(ctx, r.p, true, describeReward(ctx))
 }
 
-// Configure reconfigures the plugin; the options are kept, so a replacement
-// process gets the same ones.
+// Configure reconfigures the plugin and takes the configured plugin's Spec.
 func (r *RewardPlugin) Configure(ctx context.Context, req *sdk.ConfigureRequest) error {
-	_, err := call(ctx, r.p, r.stateless(), func(impl any) (struct{}, error) {
-		return struct{}{}, impl.(sdk.Reward).Configure(ctx, req)
-	})
-	if err == nil {
-		spec, derr := r.Describe(ctx)
-		if derr != nil {
-			return fmt.Errorf("describe after configure: %w", derr)
-		}
-		r.p.mu.Lock()
-		r.p.options = req.Options
-		r.p.spec = spec
-		r.p.mu.Unlock()
-	}
-	return err
+	return r.reconfigure(ctx, req, r.stateless(),
+		func(impl any) error { return impl.(sdk.Reward).Configure(ctx, req) }, describeReward(ctx))
 }
 
 // Score calls the plugin's Score.
