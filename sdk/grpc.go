@@ -138,15 +138,15 @@ func recoverPanic(method string, err *error) {
 	}
 }
 
-// algorithmServer serves an Algorithm over gRPC (plugin side).
-type algorithmServer struct {
-	pb.UnimplementedAlgorithmServer
-	impl Algorithm
+// configurable is the part of the contract both kinds of plugin share.
+type configurable interface {
+	Describe(ctx context.Context) (*Spec, error)
+	Configure(ctx context.Context, req *ConfigureRequest) error
 }
 
-func (s *algorithmServer) Describe(ctx context.Context, _ *pb.DescribeRequest) (_ *pb.DescribeResponse, err error) {
+func serveDescribe(ctx context.Context, impl configurable) (_ *pb.DescribeResponse, err error) {
 	defer recoverPanic("Describe", &err)
-	spec, err := s.impl.Describe(ctx)
+	spec, err := impl.Describe(ctx)
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -157,12 +157,26 @@ func (s *algorithmServer) Describe(ctx context.Context, _ *pb.DescribeRequest) (
 	return &pb.DescribeResponse{Spec: ps}, nil
 }
 
-func (s *algorithmServer) Configure(ctx context.Context, req *pb.ConfigureRequest) (_ *pb.ConfigureResponse, err error) {
+func serveConfigure(ctx context.Context, impl configurable, req *pb.ConfigureRequest) (_ *pb.ConfigureResponse, err error) {
 	defer recoverPanic("Configure", &err)
-	if err := s.impl.Configure(ctx, &ConfigureRequest{Options: req.GetOptions()}); err != nil {
+	if err := impl.Configure(ctx, &ConfigureRequest{Options: req.GetOptions()}); err != nil {
 		return nil, toStatus(err)
 	}
 	return &pb.ConfigureResponse{}, nil
+}
+
+// algorithmServer serves an Algorithm over gRPC (plugin side).
+type algorithmServer struct {
+	pb.UnimplementedAlgorithmServer
+	impl Algorithm
+}
+
+func (s *algorithmServer) Describe(ctx context.Context, _ *pb.DescribeRequest) (*pb.DescribeResponse, error) {
+	return serveDescribe(ctx, s.impl)
+}
+
+func (s *algorithmServer) Configure(ctx context.Context, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
+	return serveConfigure(ctx, s.impl, req)
 }
 
 func (s *algorithmServer) Prepare(ctx context.Context, req *pb.PrepareRequest) (_ *pb.PrepareResponse, err error) {
@@ -197,25 +211,12 @@ type rewardServer struct {
 	impl Reward
 }
 
-func (s *rewardServer) Describe(ctx context.Context, _ *pb.DescribeRequest) (_ *pb.DescribeResponse, err error) {
-	defer recoverPanic("Describe", &err)
-	spec, err := s.impl.Describe(ctx)
-	if err != nil {
-		return nil, toStatus(err)
-	}
-	ps, err := specToProto(spec)
-	if err != nil {
-		return nil, toStatus(err)
-	}
-	return &pb.DescribeResponse{Spec: ps}, nil
+func (s *rewardServer) Describe(ctx context.Context, _ *pb.DescribeRequest) (*pb.DescribeResponse, error) {
+	return serveDescribe(ctx, s.impl)
 }
 
-func (s *rewardServer) Configure(ctx context.Context, req *pb.ConfigureRequest) (_ *pb.ConfigureResponse, err error) {
-	defer recoverPanic("Configure", &err)
-	if err := s.impl.Configure(ctx, &ConfigureRequest{Options: req.GetOptions()}); err != nil {
-		return nil, toStatus(err)
-	}
-	return &pb.ConfigureResponse{}, nil
+func (s *rewardServer) Configure(ctx context.Context, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
+	return serveConfigure(ctx, s.impl, req)
 }
 
 func (s *rewardServer) Score(ctx context.Context, req *pb.ScoreRequest) (_ *pb.ScoreResponse, err error) {
