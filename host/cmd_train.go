@@ -191,6 +191,9 @@ func trainPipeline(ctx context.Context, cfg *config.Config, resume bool, logger 
 			return err
 		}
 		if rw, err = rt.Reward(ctx, cfg.Run.Reward, rewardOpts); err != nil {
+			if len(rewardOpts) > 0 {
+				return fmt.Errorf("reward plugin %s: %w (the options come from the config's [reward] table; --set reward={} clears it)", cfg.Run.Reward, err)
+			}
 			return fmt.Errorf("reward plugin %s: %w", cfg.Run.Reward, err)
 		}
 	}
@@ -248,7 +251,15 @@ func trainPipeline(ctx context.Context, cfg *config.Config, resume bool, logger 
 			if err != nil {
 				return err
 			}
-			dir := pipeline.RewardDir(cache, pipeline.Key("reward/v2", prefsHash, srcHash, string(rewardOpts), fmt.Sprint(cfg.Prefs.HeldOut), fmt.Sprint(cfg.Run.Seed)))
+			// The key holds the options the plugin runs with (its own
+			// defaults under the config's table), so a config that spells
+			// out a default (a resumed run's config.toml does) and one that
+			// does not share the cached model.
+			resolvedOpts, err := config.PluginOptions(config.WithPluginDefaults(cfg.Reward, rw.Spec().DefaultOptions))
+			if err != nil {
+				return err
+			}
+			dir := pipeline.RewardDir(cache, pipeline.Key("reward/v3", prefsHash, srcHash, string(resolvedOpts), fmt.Sprint(cfg.Prefs.HeldOut), fmt.Sprint(cfg.Run.Seed)))
 			statePath := filepath.Join(dir, rewardStateFile)
 			if pipeline.Exists(filepath.Join(dir, rewardReportFile)) {
 				fmt.Fprintln(os.Stderr, pipeline.Banner(3, "reward model", "cached: "+dir))

@@ -290,7 +290,18 @@ func (c *Config) Set(kv string) error {
 	path := strings.Split(key, ".")
 	if path[0] == "algo" || path[0] == "reward" {
 		if len(path) < 2 {
-			return fmt.Errorf("--set %s: name a key inside [%s]", key, path[0])
+			// The whole table: --set reward={} clears it, --set
+			// algo={variant="v1"} replaces it.
+			t, ok := val.(map[string]any)
+			if !ok {
+				return fmt.Errorf("--set %s: name a key inside [%s] (%s.KEY=VALUE), or give a whole table (%s={} clears it)", key, path[0], path[0], path[0])
+			}
+			if path[0] == "algo" {
+				c.Algo = t
+			} else {
+				c.Reward = t
+			}
+			return nil
 		}
 		m := c.Algo
 		if path[0] == "reward" {

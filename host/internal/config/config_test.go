@@ -101,3 +101,41 @@ func TestExamplesLoadStrictly(t *testing.T) {
 		})
 	}
 }
+
+// TestPluginTables checks that the default config sends no options to a
+// plugin (a plugin's defaults are its own), that a config file's table
+// reaches it, and that --set TABLE={} clears what a file filled.
+func TestPluginTables(t *testing.T) {
+	tests := []struct {
+		name, path       string
+		sets             []string
+		wantAlgo, wantRw int // number of keys
+	}{
+		{"default sends nothing", "", nil, 0, 0},
+		{"file fills", "testdata/good.toml", nil, 2, 0},
+		{"set adds", "", []string{"reward.url=http://x"}, 0, 1},
+		{"set {} clears", "testdata/good.toml", []string{"algo={}"}, 0, 0},
+		{"set table replaces", "testdata/good.toml", []string{`algo={clip=0.1, k=4}`}, 2, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(tt.path, tt.sets)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(c.Algo) != tt.wantAlgo || len(c.Reward) != tt.wantRw {
+				t.Errorf("got algo %v reward %v, want %d and %d keys", c.Algo, c.Reward, tt.wantAlgo, tt.wantRw)
+			}
+			opts, err := PluginOptions(c.Reward)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.wantRw == 0 && len(opts) != 0 {
+				t.Errorf("got reward options %q, want none", opts)
+			}
+		})
+	}
+	if _, err := Load("", []string{"reward=3"}); err == nil || !strings.Contains(err.Error(), "reward={} clears it") {
+		t.Errorf("got %v, want an error saying how to clear the table", err)
+	}
+}

@@ -1,36 +1,15 @@
 package task
 
-import (
-	"github.com/jonreiter/govader"
-)
+import "github.com/p3o-rlhf/p3o/judge"
 
 // Judge scores a response to a prompt; higher is better. A gold judge is the
-// true reward of a task: RL algorithms never see it, evaluation does.
-// Implementations are safe for concurrent use.
-type Judge interface {
-	Score(prompt, response string) float64
-}
+// true reward of a task: RL algorithms never see it (unless a run optimises
+// it on purpose through the rewardvader plugin), evaluation does. The judges
+// live in package judge, outside host/, so plugins can serve them.
+type Judge = judge.Judge
 
-// VADER is the gold judge of the imdb-sentiment task: the compound sentiment
-// score of VADER (Hutto and Gilbert, 2014; Go port github.com/jonreiter/govader),
-// in [-1, 1], positive for positive sentiment.
-//
-// It scores the response alone, not prompt ++ response: the policy cannot
-// change the prompt, so the prompt's own sentiment would only add a per-prompt
-// offset (and, VADER not being additive, noise) to the reward.
-type VADER struct {
-	sia *govader.SentimentIntensityAnalyzer
-}
+// VADER is the imdb-sentiment task's gold judge (see judge.VADER).
+type VADER = judge.VADER
 
-// NewVADER builds the judge (loads VADER's embedded lexicon, a few ms).
-func NewVADER() *VADER {
-	return &VADER{sia: govader.NewSentimentIntensityAnalyzer()}
-}
-
-// Score returns VADER's compound score of response, in [-1, 1]. The prompt is
-// ignored (see the type's comment).
-func (v *VADER) Score(prompt, response string) float64 {
-	return v.sia.PolarityScores(response).Compound
-}
-
-var _ Judge = (*VADER)(nil)
+// NewVADER builds the imdb-sentiment task's gold judge.
+func NewVADER() *VADER { return judge.NewVADER() }

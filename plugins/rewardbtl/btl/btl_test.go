@@ -221,7 +221,7 @@ func TestDescribe(t *testing.T) {
 	if s.Kind != sdk.KindReward || !s.Trainable || s.Name != "rewardbtl" {
 		t.Errorf("got spec %+v", s)
 	}
-	if s.DefaultOptions["max_len"] != int64(128) || s.DefaultOptions["tokenizer"] != "byte" {
+	if s.DefaultOptions["max_len"] != int64(48) || s.DefaultOptions["tokenizer"] != "words" {
 		t.Errorf("default options %v", s.DefaultOptions)
 	}
 }

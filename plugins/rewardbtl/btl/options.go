@@ -47,7 +47,7 @@ type Options struct {
 	// model) whose trunk initialises the reward model; the scalar head starts
 	// at zero. "" starts from a fresh GPT-2 initialisation.
 	Init string `toml:"init"`
-	// Tokenizer is "byte" (default), "words" or "words:N" (lower-cased words
+	// Tokenizer is "byte", "words" (default) or "words:N" (lower-cased words
 	// and punctuation hashed into N buckets, 4096 by default: a sentiment
 	// lexicon's words become single tokens, which a small model learns far
 	// faster than from bytes), or the folder of a GPT-2 BPE tokenizer
@@ -61,20 +61,23 @@ const (
 	PoolMean = "mean"
 )
 
-// DefaultOptions returns the defaults: a byte-level GPT of width 64, 2
-// layers, 4 heads, 128 tokens, AdamW 1e-3, batch 16, one epoch.
+// DefaultOptions returns the defaults, the reward model of the default
+// pipeline: a GPT of width 64, 2 layers, 4 heads over hashed word tokens, 48
+// tokens, the score averaged over the response, AdamW 1e-3, batch 32, three
+// epochs. On 16k gold-labelled IMDB pairs it reaches held-out accuracy 0.74
+// where the same model on bytes stayed at 0.54 (docs/results-reward.md).
 func DefaultOptions() Options {
 	return Options{
-		MaxLen:      128,
-		Pool:        PoolLast,
+		MaxLen:      48,
+		Pool:        PoolMean,
 		LR:          1e-3,
 		WeightDecay: 0.01,
 		Warmup:      20,
 		GradClip:    1,
-		Batch:       16,
-		Epochs:      1,
+		Batch:       32,
+		Epochs:      3,
 		Seed:        1,
-		Tokenizer:   "byte",
+		Tokenizer:   "words",
 	}
 }
 
