@@ -11,8 +11,10 @@
 //
 // averaged over pairs. The implicit rewards beta (l - l_ref) of chosen and
 // rejected are reported as stats. DPO ignores rewards, so it is trivially
-// invariant to reward shifts; it ignores Batch.Beta too (its beta is an
-// option).
+// invariant to reward shifts. beta is the KL coefficient of the RLHF
+// objective whose optimum DPO solves for, the same quantity as the host's
+// kl.beta: by default it is Batch.Beta (so a sweep over kl.beta sweeps DPO
+// like every other algorithm); the option beta overrides it.
 package dpo
 
 import (
@@ -29,20 +31,21 @@ const Version = "1.0.0"
 // Options are DPO's options, the plugin's TOML table.
 type Options struct {
 	// Beta is the strength of the implicit KL constraint to the reference
-	// (DPO's beta; IPO's tau). Default 0.1; must be > 0.
+	// (DPO's beta; IPO's tau). Default 0: the run's KL coefficient
+	// (Batch.Beta, the host's kl.beta); a value > 0 overrides it.
 	Beta float64 `toml:"beta"`
 	// Loss is "sigmoid" (DPO) or "ipo". Default "sigmoid".
 	Loss string `toml:"loss"`
 }
 
 // DefaultOptions returns DPO's defaults.
-func DefaultOptions() Options { return Options{Beta: 0.1, Loss: "sigmoid"} }
+func DefaultOptions() Options { return Options{Beta: 0, Loss: "sigmoid"} }
 
 // Validate reports the first bad option, naming it.
 func (o Options) Validate() error {
 	switch {
-	case !(o.Beta > 0) || math.IsInf(o.Beta, 0):
-		return fmt.Errorf("option beta = %v: must be finite and > 0", o.Beta)
+	case !(o.Beta >= 0) || math.IsInf(o.Beta, 0):
+		return fmt.Errorf("option beta = %v: must be finite and >= 0 (0: the run's kl.beta)", o.Beta)
 	case o.Loss != "sigmoid" && o.Loss != "ipo":
 		return fmt.Errorf("option loss = %q: want \"sigmoid\" (DPO) or \"ipo\"", o.Loss)
 	}
@@ -106,6 +109,12 @@ func (d *DPO) Loss(ctx context.Context, req *sdk.LossRequest) (*sdk.LossResponse
 		return nil, fmt.Errorf("dpo loss: %w", err)
 	}
 	beta := d.opts.Beta
+	if beta == 0 {
+		beta = b.Beta
+	}
+	if !(beta > 0) || math.IsInf(beta, 0) {
+		return nil, fmt.Errorf("dpo loss: beta = %v (the batch's KL coefficient; set kl.beta > 0 or the option beta): must be finite and > 0", beta)
+	}
 	G := float64(len(pairs))
 	grad := make([][]float64, len(b.Sequences)) // (B, T)
 	for i, s := range b.Sequences {

@@ -146,7 +146,8 @@ func TestConfigure(t *testing.T) {
 	}{
 		{"", ""},
 		{"beta = 0.5\nloss = \"ipo\"", ""},
-		{"beta = 0", "beta"},
+		{"beta = 0", ""},
+		{"beta = -1", "beta"},
 		{"loss = \"hinge\"", "loss"},
 		{"label_smoothing = 0.1", "label_smoothing"},
 	} {
@@ -164,6 +165,40 @@ func TestConfigure(t *testing.T) {
 			}
 			if d.Options() != DefaultOptions() {
 				t.Errorf("got options %+v after a failed Configure, want the defaults kept", d.Options())
+			}
+		})
+	}
+}
+
+// TestBetaFromBatch: by default DPO's beta is the run's KL coefficient
+// (Batch.Beta), so a sweep over kl.beta sweeps DPO; the option overrides it.
+func TestBetaFromBatch(t *testing.T) {
+	for _, tc := range []struct {
+		options   string
+		batchBeta float64
+		want      float64 // 0: an error
+	}{
+		{"", 0.3, 0.3},
+		{"", 2, 2},
+		{"beta = 0.1", 0.3, 0.1},
+		{"", 0, 0},
+	} {
+		t.Run(fmt.Sprintf("%q_batch%v", tc.options, tc.batchBeta), func(t *testing.T) {
+			b := fixedBatch()
+			b.Beta = tc.batchBeta
+			resp, err := configured(t, tc.options).Loss(context.Background(), &sdk.LossRequest{Batch: b})
+			if tc.want == 0 {
+				if err == nil || !strings.Contains(err.Error(), "kl.beta") {
+					t.Fatalf("got error %v, want one naming kl.beta", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantLoss, _, _ := reference(b, "sigmoid", tc.want)
+			if math.Abs(resp.Loss-wantLoss) > 1e-13 {
+				t.Errorf("got loss %.17g, want %.17g (beta %v)", resp.Loss, wantLoss, tc.want)
 			}
 		})
 	}
