@@ -10,6 +10,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"sort"
 	"strings"
@@ -111,6 +112,10 @@ type RewardModel struct {
 	State     string  `toml:"state"`
 	Normalize string  `toml:"normalize"`
 	Clip      float64 `toml:"clip"`
+	// Shift adds a prompt-dependent offset delta(x), uniform in
+	// [-Shift, Shift] by a hash of the prompt, to every reward: the
+	// reward-shift invariance experiment (0 = off).
+	Shift float64 `toml:"shift"`
 }
 
 // Eval configures the held-out evaluation.
@@ -118,6 +123,10 @@ type Eval struct {
 	Prompts int `toml:"prompts"`
 	Samples int `toml:"samples"`
 	Every   int `toml:"every"`
+	// Seed alone picks the evaluation prompts and their sampling streams, so
+	// runs of every algorithm and run.seed are scored on the same prompts
+	// with the same random numbers (paired comparisons, win rates).
+	Seed uint64 `toml:"seed"`
 }
 
 // Offline configures offline (preference-data) algorithms.
@@ -419,6 +428,9 @@ func (c *Config) Validate() error {
 	check(c.KL.Mode != "adaptive" || (c.KL.Target > 0 && c.KL.Horizon > 0), "kl.target and kl.horizon must be > 0 in adaptive mode")
 	check(c.RewardModel.Normalize == "none" || c.RewardModel.Normalize == "running" || c.RewardModel.Normalize == "scale", `reward_model.normalize = %q must be "none", "running" or "scale"`, c.RewardModel.Normalize)
 	check(c.RewardModel.Clip >= 0, "reward_model.clip = %g must be >= 0", c.RewardModel.Clip)
+	check(c.RewardModel.Shift >= 0 && !math.IsInf(c.RewardModel.Shift, 0), "reward_model.shift = %g must be finite and >= 0", c.RewardModel.Shift)
+	check(c.Eval.Every >= 0, "eval.every = %d must be >= 0 (0 = only before and after)", c.Eval.Every)
+	check(c.Eval.Samples >= 0, "eval.samples = %d must be >= 0", c.Eval.Samples)
 	check(c.Prefs.HeldOut >= 0 && c.Prefs.HeldOut < 1, "prefs.heldout = %g must be in [0, 1)", c.Prefs.HeldOut)
 	check(c.Eval.Prompts >= 0, "eval.prompts = %d must be >= 0", c.Eval.Prompts)
 	check(c.Offline.Batch >= 1, "offline.batch = %d must be >= 1", c.Offline.Batch)

@@ -5,25 +5,31 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/p3o-rlhf/p3o/host/internal/evalpoint"
 	"github.com/p3o-rlhf/p3o/host/internal/task"
 	"github.com/p3o-rlhf/p3o/nn"
 )
 
-// Eval is a policy's score on held-out test prompts: one sample per prompt at
-// temperature 1 (the same seeds for every policy evaluated), the gold judge's
-// mean reward, and the KL to the reference (SFT) policy estimated as the mean
-// over samples of sum_t (logp - ref_logp).
+// Eval is a policy's score on held-out test prompts: one sample per prompt
+// from the policy's full distribution (temperature 1, no top-k), with prompts
+// and sampling streams that depend on eval.seed alone, so every run and every
+// policy is scored on the same prompts with the same random numbers. Gold is
+// the judge's mean score; KL is the mean over prompts of
+// sum_t (log pi - log pi_ref) over the sampled response, an unbiased Monte
+// Carlo estimate of KL(pi || pi_ref) in nats per response.
 type Eval struct {
-	Prompts int          `json:"prompts"`
-	Gold    float64      `json:"gold_mean"`
-	GoldSE  float64      `json:"gold_stderr"`
-	KL      float64      `json:"kl_ref"`
-	Samples []EvalSample `json:"samples"`
+	Step     int          `json:"step"`
+	Prompts  int          `json:"prompts"`
+	Gold     float64      `json:"gold_mean"`
+	GoldSE   float64      `json:"gold_stderr"`
+	KL       float64      `json:"kl_ref"`
+	KLSE     float64      `json:"kl_stderr"`
+	Positive float64      `json:"gold_positive_share"`
+	Samples  []EvalSample `json:"samples"`
 }
 
 // EvalSample is one prompt and response with its gold score.
@@ -33,15 +39,19 @@ type EvalSample struct {
 	Gold     float64 `json:"gold"`
 }
 
-// evaluate scores model (with its trainer and sampler) on held-out prompts.
-func (r *Run) evaluate(ctx context.Context, m *nn.Model, tr *nn.Trainer, s *nn.Sampler) (Eval, error) {
+// evaluate scores model (with its trainer and sampler) on held-out prompts
+// as the policy after step (0: the reference) and writes the per-prompt
+// evaluation file (package evalpoint).
+func (r *Run) evaluate(ctx context.Context, step int, m *nn.Model, tr *nn.Trainer, s *nn.Sampler) (Eval, error) {
 	n := r.Cfg.Eval.Prompts
 	if n == 0 {
-		return Eval{}, nil
+		return Eval{Step: step}, nil
 	}
-	seed := r.Cfg.Run.Seed
+	seed := r.Cfg.Eval.Seed
 	prompts := task.NewPromptSampler(r.Task.TestPrompts(), mix(seed, purposeEval)).Batch(0, n)
-	seqs, err := r.sample(ctx, s, prompts, 1, 1, func(i, _ int) uint64 { return mix(seed, purposeEval, uint64(i)) })
+	opts := r.sampleOptions(1)
+	opts.TopK = 0
+	seqs, err := r.sampleWith(ctx, s, prompts, 1, opts, func(i, _ int) uint64 { return mix(seed, purposeEval, uint64(i)) })
 	if err != nil {
 		return Eval{}, err
 	}
@@ -53,25 +63,26 @@ func (r *Run) evaluate(ctx context.Context, m *nn.Model, tr *nn.Trainer, s *nn.S
 	if err != nil {
 		return Eval{}, err
 	}
-	e := Eval{Prompts: len(seqs)}
-	var g2 float64
+	gold := make([]float64, len(seqs))
+	kl := make([]float64, len(seqs))
+	e := Eval{Step: step}
 	for i, q := range seqs {
 		for t := range q.resp {
-			e.KL += lp[i][t] - ref[i][t]
+			kl[i] += lp[i][t] - ref[i][t]
 		}
-		g := r.judge.Score(q.promptText, q.respText)
-		e.Gold += g
-		g2 += g * g
+		gold[i] = r.judge.Score(q.promptText, q.respText)
 		if i < r.Cfg.Eval.Samples {
-			e.Samples = append(e.Samples, EvalSample{Prompt: q.promptText, Response: q.respText, Gold: g})
+			e.Samples = append(e.Samples, EvalSample{Prompt: q.promptText, Response: q.respText, Gold: gold[i]})
 		}
 	}
-	k := float64(len(seqs))
-	e.KL /= k
-	e.Gold /= k
-	if k > 1 {
-		e.GoldSE = math.Sqrt(math.Max(0, (g2/k-e.Gold*e.Gold)/(k-1)))
+	p, err := evalpoint.New(step, seed, gold, kl)
+	if err != nil {
+		return Eval{}, err
 	}
+	if err := evalpoint.Write(r.Out, p); err != nil {
+		return Eval{}, err
+	}
+	e.Prompts, e.Gold, e.GoldSE, e.KL, e.KLSE, e.Positive = p.Prompts, p.GoldMean, p.GoldSE, p.KLMean, p.KLSE, p.Positive
 	return e, nil
 }
 
@@ -98,11 +109,11 @@ func writeEval(path string, r *Run, res *Result) error {
 
 // printTable prints the before/after table and a few samples.
 func printTable(w io.Writer, r *Run, res *Result) {
-	fmt.Fprintf(w, "\nheld-out evaluation: %d test prompts, 1 sample each, seed %d\n", res.After.Prompts, r.Cfg.Run.Seed)
+	fmt.Fprintf(w, "\nheld-out evaluation: %d test prompts, 1 sample each (eval seed %d; positive: gold >= %.2f)\n", res.After.Prompts, r.Cfg.Eval.Seed, evalpoint.PositiveThreshold)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "policy\tgold reward (VADER)\tKL to SFT (nats/seq)")
-	fmt.Fprintf(tw, "before (SFT)\t%+.3f ± %.3f\t%.2f\n", res.Before.Gold, res.Before.GoldSE, res.Before.KL)
-	fmt.Fprintf(tw, "after (%s, %d steps)\t%+.3f ± %.3f\t%.2f\n", r.AlgoSpec.Name, res.Steps, res.After.Gold, res.After.GoldSE, res.After.KL)
+	fmt.Fprintln(tw, "policy\tgold reward (VADER)\tpositive\tKL to SFT (nats/seq)")
+	fmt.Fprintf(tw, "before (SFT)\t%+.3f ± %.3f\t%.0f%%\t%.2f\n", res.Before.Gold, res.Before.GoldSE, 100*res.Before.Positive, res.Before.KL)
+	fmt.Fprintf(tw, "after (%s, %d steps)\t%+.3f ± %.3f\t%.0f%%\t%.2f ± %.2f\n", r.AlgoSpec.Name, res.Steps, res.After.Gold, res.After.GoldSE, 100*res.After.Positive, res.After.KL, res.After.KLSE)
 	tw.Flush()
 	show := func(name string, ss []EvalSample) {
 		fmt.Fprintf(w, "\nsamples %s:\n", name)

@@ -2,6 +2,8 @@ package rl
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"strings"
@@ -28,8 +30,14 @@ func (r *Run) sampleOptions(temperature float64) nn.SampleOptions {
 	}
 }
 
-// sample draws one response per request and returns the sequences.
+// sample draws k responses per prompt at temperature (top-k from the
+// config) and returns the sequences.
 func (r *Run) sample(ctx context.Context, s *nn.Sampler, prompts []string, k int, temperature float64, seed func(i, j int) uint64) ([]*seq, error) {
+	return r.sampleWith(ctx, s, prompts, k, r.sampleOptions(temperature), seed)
+}
+
+// sampleWith draws k responses per prompt with opts.
+func (r *Run) sampleWith(ctx context.Context, s *nn.Sampler, prompts []string, k int, opts nn.SampleOptions, seed func(i, j int) uint64) ([]*seq, error) {
 	reqs := make([]nn.SampleRequest, 0, len(prompts)*k)
 	enc := make([][]int32, len(prompts))
 	for i, p := range prompts {
@@ -38,7 +46,7 @@ func (r *Run) sample(ctx context.Context, s *nn.Sampler, prompts []string, k int
 			reqs = append(reqs, nn.SampleRequest{Prompt: enc[i], Seed: seed(i, j)})
 		}
 	}
-	res, err := s.Sample(ctx, reqs, r.sampleOptions(temperature))
+	res, err := s.Sample(ctx, reqs, opts)
 	if err != nil {
 		return nil, fmt.Errorf("sample: %w", err)
 	}
@@ -265,6 +273,11 @@ func (r *Run) score(ctx context.Context, seqs []*seq, step int) ([]float64, erro
 				return nil, fmt.Errorf("reward plugin %s returned a %w reward (%g, sample %d) at step %d", r.RewardName, ErrNonFinite, v, i, step)
 			}
 		}
+		if sh := r.Cfg.RewardModel.Shift; sh != 0 {
+			for i, s := range seqs {
+				resp.Scores[i] += ShiftOffset(sh, s.promptText)
+			}
+		}
 		return resp.Scores, nil
 	}
 }
@@ -396,4 +409,16 @@ func (r *Run) trainMinibatch(ctx context.Context, step int, seqs []*seq, beta fl
 	r.opt.Update(r.Policy, r.Cfg.Train.LR)
 	tm.train += time.Since(t2)
 	return &mbResult{loss: resp.Loss, gradNorm: norm, stats: resp.Stats, logp: logp}, nil
+}
+
+// ShiftOffset is the prompt-dependent reward offset delta(x) of the
+// reward-shift invariance experiment (reward_model.shift): uniform in
+// [-shift, shift], a function of the prompt text alone (its SHA-256), so
+// both responses to a prompt get the same offset. Algorithms that learn
+// from reward differences within a prompt (P3O, RLOO) are unchanged by it;
+// PPO's value targets and advantages are not.
+func ShiftOffset(shift float64, prompt string) float64 {
+	h := sha256.Sum256([]byte(prompt))
+	u := float64(binary.BigEndian.Uint64(h[:8])>>11) / (1 << 53) // [0, 1)
+	return shift * (2*u - 1)
 }

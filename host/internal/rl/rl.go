@@ -119,7 +119,7 @@ func (r *Run) Train(ctx context.Context) (*Result, error) {
 	res := &Result{Steps: r.Cfg.Run.Steps}
 
 	fmt.Fprintf(r.Stderr, "evaluating the reference (SFT) policy on %d held-out prompts\n", r.Cfg.Eval.Prompts)
-	before, err := r.evaluate(ctx, r.Ref, r.refTr, r.refSampler())
+	before, err := r.evaluate(ctx, 0, r.Ref, r.refTr, r.refSampler())
 	if err != nil {
 		return nil, fmt.Errorf("evaluate before: %w", err)
 	}
@@ -164,12 +164,13 @@ func (r *Run) Train(ctx context.Context) (*Result, error) {
 			return nil, fmt.Errorf("step %d: %w (last checkpoint: %s)", step, err, last)
 		}
 		if ev := r.Cfg.Eval.Every; ev > 0 && step%ev == 0 && step != r.Cfg.Run.Steps {
-			e, err := r.evaluate(ctx, r.Policy, r.polTr, r.polSampler())
+			e, err := r.evaluate(ctx, step, r.Policy, r.polTr, r.polSampler())
 			if err != nil {
 				return nil, fmt.Errorf("evaluate at step %d: %w", step, err)
 			}
 			rec["eval/gold"] = e.Gold
 			rec["eval/kl"] = e.KL
+			rec["eval/positive"] = e.Positive
 		}
 		if err := r.mw.Write(rec); err != nil {
 			return nil, err
@@ -196,7 +197,7 @@ func (r *Run) Train(ctx context.Context) (*Result, error) {
 		bar.Finish()
 	}
 
-	after, err := r.evaluate(ctx, r.Policy, r.polTr, r.polSampler())
+	after, err := r.evaluate(ctx, r.Cfg.Run.Steps, r.Policy, r.polTr, r.polSampler())
 	if err != nil {
 		return nil, fmt.Errorf("evaluate after: %w", err)
 	}

@@ -1,0 +1,169 @@
+// Package evalpoint stores a run's held-out evaluations, one file per
+// evaluated step (OUT/evals/step-NNNNNNNN.json), with the per-prompt gold
+// scores and KL estimates that paired comparisons (win rates) need.
+//
+// Every run scores the same prompts with the same sampling streams (both a
+// function of eval.seed alone), so prompt i of one run's file and prompt i of
+// another's are the same prompt answered with the same random numbers.
+package evalpoint
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Dir is the folder of a run directory that holds the evaluation files.
+const Dir = "evals"
+
+// PositiveThreshold is VADER's conventional threshold for a positive text
+// (compound score >= 0.05, Hutto and Gilbert 2014).
+const PositiveThreshold = 0.05
+
+// Point is one evaluation of a policy on the held-out prompts.
+type Point struct {
+	// Step is the optimiser step the policy had taken (0: the reference).
+	Step int `json:"step"`
+	// EvalSeed picked the prompts and the sampling streams.
+	EvalSeed uint64 `json:"eval_seed"`
+	Prompts  int    `json:"prompts"`
+	// GoldMean and GoldSE are the mean gold score and its standard error.
+	GoldMean float64 `json:"gold_mean"`
+	GoldSE   float64 `json:"gold_stderr"`
+	// KLMean and KLSE are the KL to the reference in nats per response
+	// and its standard error (see KL for the estimator).
+	KLMean float64 `json:"kl_mean"`
+	KLSE   float64 `json:"kl_stderr"`
+	// Positive is the share of responses with gold >= PositiveThreshold.
+	Positive float64 `json:"gold_positive_share"`
+	// Gold and KL are per prompt, in evaluation order: KL[i] is
+	// sum_t (log pi(y_t|.) - log pi_ref(y_t|.)) over the response y sampled
+	// from pi for prompt i, an unbiased one-sample estimate of
+	// KL(pi(.|x_i) || pi_ref(.|x_i)).
+	Gold []float64 `json:"gold"`
+	KL   []float64 `json:"kl"`
+}
+
+// New summarises per-prompt gold scores and KL estimates.
+func New(step int, evalSeed uint64, gold, kl []float64) (*Point, error) {
+	if len(gold) != len(kl) {
+		return nil, fmt.Errorf("evaluation at step %d: %d gold scores for %d KL estimates", step, len(gold), len(kl))
+	}
+	p := &Point{Step: step, EvalSeed: evalSeed, Prompts: len(gold), Gold: gold, KL: kl}
+	p.GoldMean, p.GoldSE = MeanSE(gold)
+	p.KLMean, p.KLSE = MeanSE(kl)
+	for _, g := range gold {
+		if g >= PositiveThreshold {
+			p.Positive++
+		}
+	}
+	if len(gold) > 0 {
+		p.Positive /= float64(len(gold))
+	}
+	return p, nil
+}
+
+// MeanSE returns the mean of xs and its standard error (0 for fewer than
+// two values).
+func MeanSE(xs []float64) (mean, se float64) {
+	n := float64(len(xs))
+	if n == 0 {
+		return 0, 0
+	}
+	for _, x := range xs {
+		mean += x
+	}
+	mean /= n
+	if n < 2 {
+		return mean, 0
+	}
+	var ss float64
+	for _, x := range xs {
+		ss += (x - mean) * (x - mean)
+	}
+	return mean, math.Sqrt(ss / (n - 1) / n)
+}
+
+// FileName is the file of the evaluation at step.
+func FileName(step int) string { return fmt.Sprintf("step-%08d.json", step) }
+
+// Write stores p in runDir/evals atomically (a temp file renamed over the
+// old one), so a reader never sees half a file.
+func Write(runDir string, p *Point) error {
+	dir := filepath.Join(runDir, Dir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("evaluation files: %w", err)
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("evaluation at step %d: %w", p.Step, err)
+	}
+	path := filepath.Join(dir, FileName(p.Step))
+	f, err := os.CreateTemp(dir, ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("evaluation files: %w", err)
+	}
+	tmp := f.Name()
+	_, werr := f.Write(append(b, '\n'))
+	if werr == nil {
+		werr = f.Sync()
+	}
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Rename(tmp, path)
+	}
+	if werr != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, werr)
+	}
+	return nil
+}
+
+// Read loads one evaluation file, checking that it is whole.
+func Read(path string) (*Point, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var p Point
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if p.Prompts != len(p.Gold) || p.Prompts != len(p.KL) {
+		return nil, fmt.Errorf("%s: %d prompts but %d gold scores and %d KL estimates", path, p.Prompts, len(p.Gold), len(p.KL))
+	}
+	return &p, nil
+}
+
+// ReadRun loads every evaluation of a run directory, by step. A run without
+// evaluation files is an error naming the folder.
+func ReadRun(runDir string) ([]*Point, error) {
+	dir := filepath.Join(runDir, Dir)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%s: no evaluation files (the run has not evaluated yet)", dir)
+		}
+		return nil, err
+	}
+	var out []*Point
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), "step-") || !strings.HasSuffix(e.Name(), ".json") {
+			continue
+		}
+		p, err := Read(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Step < out[j].Step })
+	return out, nil
+}
