@@ -47,6 +47,12 @@ type Point struct {
 	// KL(pi(.|x_i) || pi_ref(.|x_i)).
 	Gold []float64 `json:"gold"`
 	KL   []float64 `json:"kl"`
+	// Proxy holds the reward plugin's scores of the same responses (the
+	// reward the algorithm optimised; empty without a reward plugin), with
+	// its mean and standard error.
+	Proxy     []float64 `json:"proxy,omitempty"`
+	ProxyMean float64   `json:"proxy_mean,omitempty"`
+	ProxySE   float64   `json:"proxy_stderr,omitempty"`
 }
 
 // New summarises per-prompt gold scores and KL estimates.
@@ -136,7 +142,7 @@ func Read(path string) (*Point, error) {
 	if err := json.Unmarshal(b, &p); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if p.Prompts != len(p.Gold) || p.Prompts != len(p.KL) {
+	if p.Prompts != len(p.Gold) || p.Prompts != len(p.KL) || (len(p.Proxy) > 0 && len(p.Proxy) != p.Prompts) {
 		return nil, fmt.Errorf("%s: %d prompts but %d gold scores and %d KL estimates", path, p.Prompts, len(p.Gold), len(p.KL))
 	}
 	return &p, nil

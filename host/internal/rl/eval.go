@@ -22,14 +22,16 @@ import (
 // sum_t (log pi - log pi_ref) over the sampled response, an unbiased Monte
 // Carlo estimate of KL(pi || pi_ref) in nats per response.
 type Eval struct {
-	Step     int          `json:"step"`
-	Prompts  int          `json:"prompts"`
-	Gold     float64      `json:"gold_mean"`
-	GoldSE   float64      `json:"gold_stderr"`
-	KL       float64      `json:"kl_ref"`
-	KLSE     float64      `json:"kl_stderr"`
-	Positive float64      `json:"gold_positive_share"`
-	Samples  []EvalSample `json:"samples"`
+	Step     int     `json:"step"`
+	Prompts  int     `json:"prompts"`
+	Gold     float64 `json:"gold_mean"`
+	GoldSE   float64 `json:"gold_stderr"`
+	KL       float64 `json:"kl_ref"`
+	KLSE     float64 `json:"kl_stderr"`
+	Positive float64 `json:"gold_positive_share"`
+	// Proxy is the reward plugin's mean score (online runs).
+	Proxy   float64      `json:"proxy_mean,omitempty"`
+	Samples []EvalSample `json:"samples"`
 }
 
 // EvalSample is one prompt and response with its gold score.
@@ -78,6 +80,16 @@ func (r *Run) evaluate(ctx context.Context, step int, m *nn.Model, tr *nn.Traine
 	p, err := evalpoint.New(step, seed, gold, kl)
 	if err != nil {
 		return Eval{}, err
+	}
+	if r.Reward != nil {
+		// The proxy (the reward the algorithm optimises, without the
+		// invariance experiment's shift) beside the gold score shows
+		// over-optimisation of a learned reward.
+		if p.Proxy, err = r.scoreRaw(ctx, seqs, step); err != nil {
+			return Eval{}, fmt.Errorf("evaluation proxy reward: %w", err)
+		}
+		p.ProxyMean, p.ProxySE = evalpoint.MeanSE(p.Proxy)
+		e.Proxy = p.ProxyMean
 	}
 	if err := evalpoint.Write(r.Out, p); err != nil {
 		return Eval{}, err

@@ -241,9 +241,24 @@ func (r *Run) onlineStep(ctx context.Context, step int) (metrics.Record, error) 
 	return rec, nil
 }
 
-// score asks the reward plugin for the rollout's rewards. A replaced reward
-// plugin process lost its state: restore it and retry (bounded).
+// score asks the reward plugin for the rollout's rewards, plus the
+// reward_model.shift offset when set.
 func (r *Run) score(ctx context.Context, seqs []*seq, step int) ([]float64, error) {
+	scores, err := r.scoreRaw(ctx, seqs, step)
+	if err != nil {
+		return nil, err
+	}
+	if sh := r.Cfg.RewardModel.Shift; sh != 0 {
+		for i, s := range seqs {
+			scores[i] += ShiftOffset(sh, s.promptText)
+		}
+	}
+	return scores, nil
+}
+
+// scoreRaw asks the reward plugin for the scores of seqs. A replaced reward
+// plugin process lost its state: restore it and retry (bounded).
+func (r *Run) scoreRaw(ctx context.Context, seqs []*seq, step int) ([]float64, error) {
 	samples := make([]sdk.Sample, len(seqs))
 	for i, s := range seqs {
 		// The wire format carries text as UTF-8 strings; a byte-level response
@@ -271,11 +286,6 @@ func (r *Run) score(ctx context.Context, seqs []*seq, step int) ([]float64, erro
 		for i, v := range resp.Scores {
 			if !finite(v) {
 				return nil, fmt.Errorf("reward plugin %s returned a %w reward (%g, sample %d) at step %d", r.RewardName, ErrNonFinite, v, i, step)
-			}
-		}
-		if sh := r.Cfg.RewardModel.Shift; sh != 0 {
-			for i, s := range seqs {
-				resp.Scores[i] += ShiftOffset(sh, s.promptText)
 			}
 		}
 		return resp.Scores, nil
