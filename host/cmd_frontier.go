@@ -42,7 +42,7 @@ flags:`
 func runFrontier(ctx context.Context, args []string) error {
 	var (
 		algos, betas, seeds, budgets, pairs, executor string
-		sets, sbatchArgs                              trainSets
+		sets, sbatchArgs, grid                        trainSets
 		sw                                            frontier.Sweep
 		ro                                            frontier.ReportOptions
 		jobs, threads                                 int
@@ -62,6 +62,8 @@ func runFrontier(ctx context.Context, args []string) error {
 	fs.IntVar(&sw.EvalEvery, "eval-every", 0, "evaluate every N steps (default: a tenth of the steps)")
 	fs.IntVar(&sw.EvalPrompts, "eval-prompts", 256, "held-out prompts per evaluation, the same for every run")
 	fs.Var(&sets, "set", "config override for every run, e.g. --set train.lr=1e-4 (repeatable)")
+	fs.Var(&grid, "grid", "a further axis of the sweep, KEY=V1,V2,..., e.g. --grid task.prompts_per_step=8,16,32 (repeatable; with one numeric axis the report adds scaling.png)")
+	fs.StringVar(&ro.CompareWith, "compare", "", "another sweep folder: compare each run with its namesake there (per-step gradient norms, losses, final gold and KL)")
 	fs.StringVar(&budgets, "budgets", "2,4,6,8", "KL budgets (nats) of the gold-within-budget table")
 	fs.Float64Var(&ro.WinKL, "win-kl", 0, "KL (nats) at which win rates match algorithms (default: the largest KL every algorithm reaches)")
 	fs.StringVar(&pairs, "pairs", "", "head-to-head win rates, LABEL/LABEL,... with labels as in the tables (default: the first algorithm against each other)")
@@ -110,6 +112,14 @@ func runFrontier(ctx context.Context, args []string) error {
 		ro.Pairs = append(ro.Pairs, [2]string{a, b})
 	}
 	sw.Sets = sets
+	for _, g := range grid {
+		ax, err := frontier.ParseAxis(g)
+		if err != nil {
+			return err
+		}
+		sw.Grid = append(sw.Grid, ax)
+	}
+	ro.Grid = sw.Grid
 	sw.Log = os.Stderr
 	cpus := runtime.NumCPU()
 	switch executor {
@@ -139,7 +149,7 @@ func runFrontier(ctx context.Context, args []string) error {
 	var failed []error
 	if reportOnly {
 		out, _ := filepath.Abs(sw.Out)
-		if runs, err = frontier.Plan(out, sw.Algos, sw.Betas, sw.Seeds); err != nil {
+		if runs, err = frontier.Plan(out, sw.Algos, sw.Betas, sw.Seeds, sw.Grid...); err != nil {
 			return err
 		}
 	} else {
@@ -149,7 +159,7 @@ func runFrontier(ctx context.Context, args []string) error {
 			return runErr
 		}
 	}
-	d, err := frontier.Load(sw.Algos, runs)
+	d, err := frontier.Load(runs)
 	if err != nil {
 		return err
 	}

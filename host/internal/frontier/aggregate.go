@@ -23,7 +23,8 @@ type Curve struct {
 
 // Data is what a sweep has measured so far.
 type Data struct {
-	Algos  []Algo
+	// Series are the curves' series (Run.Series) in plan order.
+	Series []string
 	Curves []Curve
 	// Missing lists the planned runs with no evaluation yet.
 	Missing []string
@@ -31,9 +32,14 @@ type Data struct {
 
 // Load reads the evaluation files of the planned runs. A run without any is
 // listed in Missing; a damaged file is an error.
-func Load(algos []Algo, runs []Run) (*Data, error) {
-	d := &Data{Algos: algos}
+func Load(runs []Run) (*Data, error) {
+	d := &Data{}
+	seen := map[string]bool{}
 	for _, r := range runs {
+		if !seen[r.Series()] {
+			seen[r.Series()] = true
+			d.Series = append(d.Series, r.Series())
+		}
 		ps, err := evalpoint.ReadRun(r.Dir)
 		if err != nil {
 			if _, serr := os.Stat(r.Dir); serr != nil || strings.Contains(err.Error(), "no evaluation files") {
@@ -65,11 +71,11 @@ func Load(algos []Algo, runs []Run) (*Data, error) {
 	return d, nil
 }
 
-// curves returns the curves of one algorithm.
-func (d *Data) curves(label string) []Curve {
+// curves returns the curves of one series.
+func (d *Data) curves(series string) []Curve {
 	var out []Curve
 	for _, c := range d.Curves {
-		if c.Run.Algo.Label == label {
+		if c.Run.Series() == series {
 			out = append(out, c)
 		}
 	}
@@ -79,7 +85,7 @@ func (d *Data) curves(label string) []Curve {
 // WriteCSV writes one row per evaluation point.
 func (d *Data) WriteCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
-	cw.Write([]string{"algo", "beta", "seed", "run", "step", "kl", "kl_se", "gold", "gold_se", "gold_positive", "proxy", "proxy_se", "prompts"})
+	cw.Write([]string{"series", "beta", "seed", "run", "step", "kl", "kl_se", "gold", "gold_se", "gold_positive", "proxy", "proxy_se", "prompts"})
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', 8, 64) }
 	for _, c := range d.Curves {
 		for _, p := range c.Points {
@@ -87,7 +93,7 @@ func (d *Data) WriteCSV(w io.Writer) error {
 			if len(p.Proxy) > 0 {
 				proxy, proxySE = f(p.ProxyMean), f(p.ProxySE)
 			}
-			cw.Write([]string{c.Run.Algo.Label, f(c.Run.Beta), strconv.FormatUint(c.Run.Seed, 10), c.Run.Name,
+			cw.Write([]string{c.Run.Series(), f(c.Run.Beta), strconv.FormatUint(c.Run.Seed, 10), c.Run.Name,
 				strconv.Itoa(p.Step), f(p.KLMean), f(p.KLSE), f(p.GoldMean), f(p.GoldSE), f(p.Positive), proxy, proxySE, strconv.Itoa(p.Prompts)})
 		}
 	}
@@ -147,10 +153,10 @@ type BudgetRow struct {
 // BudgetTable computes the envelope at each budget for each algorithm.
 func (d *Data) BudgetTable(budgets []float64) []BudgetRow {
 	var rows []BudgetRow
-	for _, a := range d.Algos {
-		cs := d.curves(a.Label)
+	for _, a := range d.Series {
+		cs := d.curves(a)
 		for _, b := range budgets {
-			row := BudgetRow{Algo: a.Label, Budget: b}
+			row := BudgetRow{Algo: a, Budget: b}
 			var vals []float64
 			for _, s := range seedsOf(cs) {
 				g, maxKL, ok := Envelope(cs, s, b)
@@ -338,8 +344,8 @@ func meanRows(rows [][]float64, idx []int, rng *rand.Rand) float64 {
 func (d *Data) WinRates(budget float64, pairs [][2]string, nBoot int) []WinRate {
 	var out []WinRate
 	all := seedsOf(d.Curves)
-	for _, a := range d.Algos {
-		if w, ok := compare(a.Label, "SFT", d.algoSide(a.Label, budget), d.sftSide(), all, budget, nBoot); ok {
+	for _, a := range d.Series {
+		if w, ok := compare(a, "SFT", d.algoSide(a, budget), d.sftSide(), all, budget, nBoot); ok {
 			out = append(out, w)
 		}
 	}
@@ -356,8 +362,8 @@ func (d *Data) WinRates(budget float64, pairs [][2]string, nBoot int) []WinRate 
 // can be compared.
 func (d *Data) CommonBudget() float64 {
 	b := math.Inf(1)
-	for _, a := range d.Algos {
-		cs := d.curves(a.Label)
+	for _, a := range d.Series {
+		cs := d.curves(a)
 		var maxes []float64
 		for _, s := range seedsOf(cs) {
 			_, m, _ := Envelope(cs, s, math.Inf(1))
@@ -373,4 +379,16 @@ func (d *Data) CommonBudget() float64 {
 		return 0
 	}
 	return math.Max(0.5, math.Floor(b*2)/2)
+}
+
+// readLast returns a run directory's last evaluation.
+func readLast(dir string) (*evalpoint.Point, error) {
+	ps, err := evalpoint.ReadRun(dir)
+	if err != nil {
+		return nil, err
+	}
+	if len(ps) == 0 {
+		return nil, fmt.Errorf("%s: no evaluations", dir)
+	}
+	return ps[len(ps)-1], nil
 }

@@ -123,7 +123,7 @@ func synth(label string, seed uint64, beta float64, pts [][2]float64, prompts in
 }
 
 func TestEnvelopeAndBudgets(t *testing.T) {
-	d := &Data{Algos: []Algo{{Label: "a"}, {Label: "b"}}}
+	d := &Data{Series: []string{"a", "b"}}
 	d.Curves = []Curve{
 		synth("a", 1, 0.1, [][2]float64{{1, 0.2}, {3, 0.5}, {7, 0.4}}, 4),
 		synth("a", 1, 0.05, [][2]float64{{2, 0.3}, {5, 0.6}}, 4),
@@ -172,7 +172,7 @@ func TestWinRates(t *testing.T) {
 		return c
 	}
 	// a: wins 3 of 4 prompts against SFT (one tie); b: loses all.
-	d := &Data{Algos: []Algo{{Label: "a"}, {Label: "b"}}, Curves: []Curve{
+	d := &Data{Series: []string{"a", "b"}, Curves: []Curve{
 		mk("a", 1, 4, []float64{0.5, 0.2, 0.1, 0}),
 		mk("a", 2, 4, []float64{0.5, 0.2, 0.1, 0}),
 		mk("b", 1, 4, []float64{-0.1, -0.1, -0.1, -0.1}),
@@ -203,7 +203,7 @@ func TestWinRates(t *testing.T) {
 }
 
 func TestReportWritesValidFiles(t *testing.T) {
-	d := &Data{Algos: []Algo{{Label: "a"}, {Label: "b"}}}
+	d := &Data{Series: []string{"a", "b"}}
 	for _, s := range []uint64{1, 2} {
 		d.Curves = append(d.Curves,
 			synth("a", s, 0.1, [][2]float64{{1, 0.2 + 0.01*float64(s)}, {3, 0.5}}, 8),

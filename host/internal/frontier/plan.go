@@ -156,6 +156,27 @@ func dedupSorted(v []float64) []float64 {
 	return out
 }
 
+// Axis is one --grid axis: a config key and the values it takes.
+type Axis struct {
+	Key    string
+	Values []string
+}
+
+// ParseAxis parses KEY=V1,V2,... (values in TOML syntax, as --set takes
+// them).
+func ParseAxis(s string) (Axis, error) {
+	k, v, ok := strings.Cut(s, "=")
+	a := Axis{Key: strings.TrimSpace(k), Values: splitList(v)}
+	if !ok || a.Key == "" || len(a.Values) == 0 {
+		return a, fmt.Errorf("--grid %q: want KEY=V1,V2,... (e.g. task.prompts_per_step=8,16,32)", s)
+	}
+	switch a.Key {
+	case "kl.beta", "run.seed":
+		return a, fmt.Errorf("--grid %s: use --betas and --seeds for that axis", a.Key)
+	}
+	return a, nil
+}
+
 // Run is one planned run of a sweep.
 type Run struct {
 	// Name is the run's folder under OUT/runs, e.g.
@@ -164,42 +185,71 @@ type Run struct {
 	Algo Algo
 	Beta float64
 	Seed uint64
+	// Grid holds the run's --grid settings, "key=value".
+	Grid []string
 	// Dir is OUT/runs/Name (absolute).
 	Dir string
 }
 
-// RunName is the folder name of (algo, beta, seed): the label with
-// characters outside [A-Za-z0-9._=+-] replaced by '-'.
-func RunName(label string, beta float64, seed uint64) string {
-	clean := strings.Map(func(r rune) rune {
+// Series names the curve a run belongs to: its algorithm label and grid
+// settings (the KL coefficients and seeds of one series form its frontier).
+func (r Run) Series() string {
+	return strings.Join(append([]string{r.Algo.Label}, r.Grid...), " ")
+}
+
+// clean replaces characters outside [A-Za-z0-9._=+-] with '-'.
+func clean(s string) string {
+	return strings.Map(func(r rune) rune {
 		switch {
 		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', strings.ContainsRune("._=+-", r):
 			return r
 		}
 		return '-'
-	}, label)
-	return fmt.Sprintf("%s_beta%s_seed%d", clean, strconv.FormatFloat(beta, 'g', -1, 64), seed)
+	}, s)
 }
 
-// Plan lists the runs of algos x betas x seeds under out/runs, in that
-// nesting order.
-func Plan(out string, algos []Algo, betas []float64, seeds []uint64) ([]Run, error) {
+// RunName is the folder name of (algo, beta, seed, grid settings): the
+// label with characters outside [A-Za-z0-9._=+-] replaced by '-'.
+func RunName(label string, beta float64, seed uint64, grid ...string) string {
+	name := fmt.Sprintf("%s_beta%s_seed%d", clean(label), strconv.FormatFloat(beta, 'g', -1, 64), seed)
+	for _, g := range grid {
+		name += "_" + clean(g)
+	}
+	return name
+}
+
+// Plan lists the runs of algos x betas x seeds x the grid axes under
+// out/runs, in that nesting order.
+func Plan(out string, algos []Algo, betas []float64, seeds []uint64, grid ...Axis) ([]Run, error) {
 	abs, err := filepath.Abs(out)
 	if err != nil {
 		return nil, err
+	}
+	// The grid's cartesian product, first axis outermost.
+	combos := [][]string{nil}
+	for _, ax := range grid {
+		var next [][]string
+		for _, c := range combos {
+			for _, v := range ax.Values {
+				next = append(next, append(append([]string{}, c...), ax.Key+"="+v))
+			}
+		}
+		combos = next
 	}
 	var runs []Run
 	names := map[string]bool{}
 	for _, a := range algos {
 		for _, b := range betas {
 			for _, s := range seeds {
-				r := Run{Name: RunName(a.Label, b, s), Algo: a, Beta: b, Seed: s}
-				if names[r.Name] {
-					return nil, fmt.Errorf("two runs would share the folder %s: make the --algos labels differ", r.Name)
+				for _, g := range combos {
+					r := Run{Name: RunName(a.Label, b, s, g...), Algo: a, Beta: b, Seed: s, Grid: g}
+					if names[r.Name] {
+						return nil, fmt.Errorf("two runs would share the folder %s: make the --algos labels differ", r.Name)
+					}
+					names[r.Name] = true
+					r.Dir = filepath.Join(abs, "runs", r.Name)
+					runs = append(runs, r)
 				}
-				names[r.Name] = true
-				r.Dir = filepath.Join(abs, "runs", r.Name)
-				runs = append(runs, r)
 			}
 		}
 	}

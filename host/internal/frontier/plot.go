@@ -31,8 +31,8 @@ func PlotFrontier(d *Data, title string, paths ...string) error {
 	p.Legend.Left = false
 	p.X.Min = 0
 
-	for i, a := range d.Algos {
-		cs := d.curves(a.Label)
+	for i, a := range d.Series {
+		cs := d.curves(a)
 		if len(cs) == 0 {
 			continue
 		}
@@ -105,9 +105,9 @@ func PlotFrontier(d *Data, title string, paths ...string) error {
 			ln.Color = col
 			ln.Width = vg.Points(2)
 			p.Add(ln)
-			label := a.Label
+			label := a
 			if len(seeds) > 1 {
-				label = fmt.Sprintf("%s (%d seeds)", a.Label, len(seeds))
+				label = fmt.Sprintf("%s (%d seeds)", a, len(seeds))
 			}
 			p.Legend.Add(label, ln)
 		}

@@ -22,6 +22,12 @@ type ReportOptions struct {
 	Boot int
 	// Title heads the figure and the Markdown file.
 	Title string
+	// Grid is the sweep's --grid axes: with exactly one, numeric, the
+	// report adds scaling.csv and scaling.png/.svg (step time against it).
+	Grid []Axis
+	// CompareWith, when set, is another sweep folder whose runs of the
+	// same names are compared with these (reward-shift invariance).
+	CompareWith string
 }
 
 // Outputs are the files a report writes into the sweep folder.
@@ -55,8 +61,8 @@ func Report(d *Data, out string, o ReportOptions, w io.Writer) error {
 	}
 	pairs := o.Pairs
 	if pairs == nil {
-		for _, a := range d.Algos[1:] {
-			pairs = append(pairs, [2]string{d.Algos[0].Label, a.Label})
+		for _, a := range d.Series[1:] {
+			pairs = append(pairs, [2]string{d.Series[0], a})
 		}
 	}
 	var md bytes.Buffer
@@ -69,6 +75,19 @@ func Report(d *Data, out string, o ReportOptions, w io.Writer) error {
 	writeBudgetTable(&md, d, o.Budgets)
 	if o.WinKL > 0 {
 		writeWinTable(&md, d.WinRates(o.WinKL, pairs, o.Boot), o.WinKL, o.Boot)
+	}
+	writeStabilityTable(&md, d)
+	if len(o.Grid) == 1 {
+		if err := WriteScaling(d, o.Grid[0], out, &md); err != nil {
+			return err
+		}
+	}
+	if o.CompareWith != "" {
+		rows, err := Compare(d, o.CompareWith)
+		if err != nil {
+			return fmt.Errorf("--compare %s: %w", o.CompareWith, err)
+		}
+		WriteCompare(&md, rows, o.CompareWith)
 	}
 	if err := writeAtomic(filepath.Join(out, "frontier.md"), md.Bytes()); err != nil {
 		return err
@@ -98,10 +117,10 @@ func writeBudgetTable(w io.Writer, d *Data, budgets []float64) {
 	fmt.Fprintln(w, head)
 	fmt.Fprintln(w, sep)
 	rows := d.BudgetTable(budgets)
-	for _, a := range d.Algos {
-		line := "| " + a.Label + " |"
+	for _, a := range d.Series {
+		line := "| " + a + " |"
 		for _, r := range rows {
-			if r.Algo != a.Label {
+			if r.Algo != a {
 				continue
 			}
 			switch {

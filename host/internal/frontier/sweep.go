@@ -35,6 +35,8 @@ type Sweep struct {
 	Algos []Algo
 	Betas []float64
 	Seeds []uint64
+	// Grid adds config axes (e.g. task.prompts_per_step=8,16,32).
+	Grid []Axis
 
 	Executor Executor
 	// Threads is GOMAXPROCS of each run (0: the runtime's default).
@@ -76,8 +78,8 @@ func RunState(dir string, steps int) State {
 }
 
 // runSets are the --set overrides of one run.
-func (s *Sweep) runSets(a Algo, beta float64, seed uint64) []string {
-	sets := append([]string{}, s.Sets...)
+func (s *Sweep) runSets(a Algo, beta float64, seed uint64, grid []string) []string {
+	sets := append(append([]string{}, s.Sets...), grid...)
 	sets = append(sets,
 		"kl.beta="+strconv.FormatFloat(beta, 'g', -1, 64),
 		"run.seed="+strconv.FormatUint(seed, 10),
@@ -167,7 +169,7 @@ func (s *Sweep) Execute(ctx context.Context) ([]Run, []error, error) {
 			return nil, nil, fmt.Errorf("--reward %s: %w", s.Reward, err)
 		}
 	}
-	runs, err := Plan(out, s.Algos, s.Betas, s.Seeds)
+	runs, err := Plan(out, s.Algos, s.Betas, s.Seeds, s.Grid...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -179,7 +181,7 @@ func (s *Sweep) Execute(ctx context.Context) ([]Run, []error, error) {
 	}
 	var all []planned
 	for _, r := range runs {
-		c, sets, err := s.resolve(s.runSets(r.Algo, r.Beta, r.Seed))
+		c, sets, err := s.resolve(s.runSets(r.Algo, r.Beta, r.Seed, r.Grid))
 		if err != nil {
 			return nil, nil, fmt.Errorf("run %s: %w", r.Name, err)
 		}

@@ -39,7 +39,8 @@ type Options struct {
 	// (the pair's relative log-ratio clipped jointly). Default "v2".
 	Variant string `toml:"variant"`
 	// Clip is the clipping epsilon: V1 clips rho_i to [1-eps, 1+eps], V2 clips
-	// l_1 - l_2 to within eps of its rollout value. Default 0.2; must be > 0.
+	// l_1 - l_2 to within eps of its rollout value. Default 0.2; 0 turns
+	// clipping off (the clipping ablation's "off"); must be >= 0.
 	Clip float64 `toml:"clip"`
 	// C clips the stop-gradient importance weights to [1/c, c]. Default 10;
 	// must be >= 1 (1 disables importance weighting).
@@ -60,8 +61,8 @@ func (o Options) Validate() error {
 	switch {
 	case o.Variant != "v1" && o.Variant != "v2":
 		return fmt.Errorf("option variant = %q: want \"v1\" or \"v2\"", o.Variant)
-	case !(o.Clip > 0) || math.IsInf(o.Clip, 0):
-		return fmt.Errorf("option clip = %v: the clipping epsilon must be finite and > 0", o.Clip)
+	case !(o.Clip >= 0) || math.IsInf(o.Clip, 0):
+		return fmt.Errorf("option clip = %v: the clipping epsilon must be finite and >= 0 (0: no clipping)", o.Clip)
 	case !(o.C >= 1) || math.IsInf(o.C, 0):
 		return fmt.Errorf("option c = %v: the importance-weight clip must be finite and >= 1", o.C)
 	case o.K < 2:
@@ -177,6 +178,12 @@ func (p *P3O) LossDetached(ctx context.Context, req *sdk.LossRequest, detached *
 		ratioSum += rho[i]
 	}
 
+	// eps is the clipping epsilon; clip = 0 means no clipping.
+	eps := o.Clip
+	if eps == 0 {
+		eps = math.Inf(1)
+	}
+
 	// dL/dl_i, accumulated over the ordered pairs of each group. (N)
 	gl := make([]float64, N)
 	var total, deltaAbs float64
@@ -198,10 +205,10 @@ func (p *P3O) LossDetached(ctx context.Context, req *sdk.LossRequest, detached *
 					weights += 2
 					// Response i: -Delta sg(rho~_j) rho_i, clipped.
 					a1 := -Delta * wj * rho[i]
-					b1 := -Delta * wj * clip(rho[i], 1-o.Clip, 1+o.Clip)
+					b1 := -Delta * wj * clip(rho[i], 1-eps, 1+eps)
 					// Response j: Delta sg(rho~_i) rho_j, clipped.
 					a2 := Delta * wi * rho[j]
-					b2 := Delta * wi * clip(rho[j], 1-o.Clip, 1+o.Clip)
+					b2 := Delta * wi * clip(rho[j], 1-eps, 1+eps)
 					group += (math.Max(a1, b1) + math.Max(a2, b2)) / 2
 					clipTerms += 2
 					if a1 >= b1 {
@@ -221,7 +228,7 @@ func (p *P3O) LossDetached(ctx context.Context, req *sdk.LossRequest, detached *
 					x := l[i] - l[j]
 					old := lOld[i] - lOld[j]
 					a := -Delta * w * x / 2
-					bb := -Delta * w * clip(x, old-o.Clip, old+o.Clip) / 2
+					bb := -Delta * w * clip(x, old-eps, old+eps) / 2
 					group += math.Max(a, bb)
 					clipTerms++
 					if a >= bb {

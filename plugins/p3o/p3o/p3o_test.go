@@ -253,9 +253,13 @@ func TestUnclippedReduction(t *testing.T) {
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(7, 8))
 	for _, variant := range []string{"v1", "v2"} {
-		for _, k := range []int{2, 3} {
-			t.Run(fmt.Sprintf("%s_k%d", variant, k), func(t *testing.T) {
-				p := configured(t, fmt.Sprintf("variant = %q\nclip = 1e9\nc = 1e9\nk = %d", variant, k))
+		for _, kc := range []struct {
+			k    int
+			clip string // 0 turns clipping off
+		}{{2, "1e9"}, {3, "1e9"}, {2, "0"}, {3, "0"}} {
+			k := kc.k
+			t.Run(fmt.Sprintf("%s_k%d_clip%s", variant, k, kc.clip), func(t *testing.T) {
+				p := configured(t, fmt.Sprintf("variant = %q\nclip = %s\nc = 1e9\nk = %d", variant, kc.clip, k))
 				spec, _ := p.Describe(ctx)
 				b := sdktest.RandomBatch(rng, spec, 3, 5, sdktest.Clipped)
 				resp, err := p.Loss(ctx, &sdk.LossRequest{Batch: b})
@@ -350,7 +354,8 @@ func TestConfigure(t *testing.T) {
 		{"", ""},
 		{`variant = "v1"` + "\nclip = 0.1\nc = 1\nk = 5", ""},
 		{`variant = "v3"`, "variant"},
-		{"clip = 0", "clip"},
+		{"clip = -0.1", "clip"},
+		{"clip = 0", ""},
 		{"clip = -0.2", "clip"},
 		{"c = 0.5", "option c"},
 		{"k = 1", "option k"},

@@ -59,13 +59,29 @@ type Options struct {
 	// Whiten normalises the advantages over the rollout to mean 0 and
 	// variance 1. Default true.
 	Whiten bool `toml:"whiten"`
-	// ResponsesPerPrompt is the group size the host samples. Default 1; >= 1.
+	// K is the number of responses the host samples per prompt (the name
+	// P3O and RLOO use). Default 1.
+	K int `toml:"k"`
+	// ResponsesPerPrompt is the older name of K, still accepted; setting
+	// both to different values is an error.
 	ResponsesPerPrompt int `toml:"responses_per_prompt"`
+}
+
+// k returns the responses per prompt: K, or the older ResponsesPerPrompt,
+// or 1.
+func (o Options) k() int {
+	switch {
+	case o.K > 0:
+		return o.K
+	case o.ResponsesPerPrompt > 0:
+		return o.ResponsesPerPrompt
+	}
+	return 1
 }
 
 // DefaultOptions returns PPO's defaults.
 func DefaultOptions() Options {
-	return Options{Clip: 0.2, VFCoef: 0.1, ValueClip: 0.2, Gamma: 1, Lambda: 0.95, Whiten: true, ResponsesPerPrompt: 1}
+	return Options{Clip: 0.2, VFCoef: 0.1, ValueClip: 0.2, Gamma: 1, Lambda: 0.95, Whiten: true}
 }
 
 // Validate reports the first bad option, naming it.
@@ -81,8 +97,12 @@ func (o Options) Validate() error {
 		return fmt.Errorf("option gamma = %v: must be in [0, 1]", o.Gamma)
 	case !(o.Lambda >= 0 && o.Lambda <= 1):
 		return fmt.Errorf("option lambda = %v: must be in [0, 1]", o.Lambda)
-	case o.ResponsesPerPrompt < 1:
+	case o.K < 0:
+		return fmt.Errorf("option k = %d: must be >= 1", o.K)
+	case o.ResponsesPerPrompt < 0:
 		return fmt.Errorf("option responses_per_prompt = %d: must be >= 1", o.ResponsesPerPrompt)
+	case o.K > 0 && o.ResponsesPerPrompt > 0 && o.K != o.ResponsesPerPrompt:
+		return fmt.Errorf("options k = %d and responses_per_prompt = %d differ: set k only (responses_per_prompt is its older name)", o.K, o.ResponsesPerPrompt)
 	}
 	return nil
 }
@@ -107,13 +127,13 @@ func (p *PPO) Describe(ctx context.Context) (*sdk.Spec, error) {
 		ProtocolVersion:    sdk.ProtocolVersion,
 		Kind:               sdk.KindAlgorithm,
 		Mode:               sdk.ModeOnline,
-		ResponsesPerPrompt: p.opts.ResponsesPerPrompt,
+		ResponsesPerPrompt: p.opts.k(),
 		NeedsValueHead:     true,
 		NeedsReference:     true,
 		ShiftInvariant:     false,
 		DefaultOptions: map[string]any{
 			"clip": d.Clip, "vf_coef": d.VFCoef, "value_clip": d.ValueClip, "gamma": d.Gamma,
-			"lambda": d.Lambda, "whiten": d.Whiten, "responses_per_prompt": d.ResponsesPerPrompt,
+			"lambda": d.Lambda, "whiten": d.Whiten, "k": d.k(),
 		},
 	}, nil
 }
@@ -137,7 +157,7 @@ func (p *PPO) Configure(ctx context.Context, req *sdk.ConfigureRequest) error {
 // "returns".
 func (p *PPO) Prepare(ctx context.Context, req *sdk.PrepareRequest) (*sdk.PrepareResponse, error) {
 	b := &req.Batch
-	if err := validatePrepare(b, p.opts.ResponsesPerPrompt); err != nil {
+	if err := validatePrepare(b, p.opts.k()); err != nil {
 		return nil, fmt.Errorf("ppo prepare: %w", err)
 	}
 	o := p.opts
@@ -218,7 +238,7 @@ func meanStd(x []float64) (mean, std float64) {
 // dLoss/dvalue.
 func (p *PPO) Loss(ctx context.Context, req *sdk.LossRequest) (*sdk.LossResponse, error) {
 	b := &req.Batch
-	if err := validateLoss(b, p.opts.ResponsesPerPrompt); err != nil {
+	if err := validateLoss(b, p.opts.k()); err != nil {
 		return nil, fmt.Errorf("ppo loss: %w", err)
 	}
 	o := p.opts

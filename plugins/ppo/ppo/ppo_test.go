@@ -243,7 +243,11 @@ func TestConfigure(t *testing.T) {
 		{"value_clip = 0", "value_clip"},
 		{"gamma = 1.5", "gamma"},
 		{"lambda = -0.1", "lambda"},
-		{"responses_per_prompt = 0", "responses_per_prompt"},
+		{"responses_per_prompt = -1", "responses_per_prompt"},
+		{"k = 4", ""},
+		{"k = 4\nresponses_per_prompt = 4", ""},
+		{"k = 4\nresponses_per_prompt = 2", "differ"},
+		{"k = -1", "option k"},
 		{"cliprange = 0.2", "cliprange"},
 	} {
 		t.Run(tc.options, func(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 // checkGroups checks the group layout (k responses per prompt).
 func checkGroups(b *sdk.Batch, k int) error {
 	if _, err := sdk.GroupStarts(b, k); err != nil {
-		return fmt.Errorf("%w (option responses_per_prompt)", err)
+		return fmt.Errorf("%w (option k)", err)
 	}
 	return nil
 }
