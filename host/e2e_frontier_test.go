@@ -32,7 +32,7 @@ func checkFrontierOutputs(t *testing.T, out string, wantRows int) {
 	if len(rows) != wantRows+1 {
 		t.Errorf("got %d CSV rows, want %d and a header:\n%s", len(rows)-1, wantRows, b)
 	}
-	if len(rows) > 0 && strings.Join(rows[0][:8], ",") != "algo,beta,seed,run,step,kl,kl_se,gold" {
+	if len(rows) > 0 && strings.Join(rows[0][:8], ",") != "series,beta,seed,run,step,kl,kl_se,gold" {
 		t.Errorf("got CSV header %v", rows[0])
 	}
 	f, err := os.Open(filepath.Join(out, "frontier.png"))
