@@ -77,13 +77,14 @@ func TestHTTPRewardPlugin(t *testing.T) {
 		"--set", "reward.batch=3", "--set", `reward.backoff="10ms"`)
 
 	mu.Lock()
-	defer mu.Unlock()
-	if unauthorized > 0 {
-		t.Errorf("%d requests came without the key", unauthorized)
+	nUnauthorized, nQueries := unauthorized, queries
+	mu.Unlock()
+	if nUnauthorized > 0 {
+		t.Errorf("%d requests came without the key", nUnauthorized)
 	}
 	// 2 steps x 4 prompts x 2 responses are scored, plus evaluation.
-	if queries < 16 {
-		t.Errorf("the service scored %d queries, want at least 16", queries)
+	if nQueries < 16 {
+		t.Errorf("the service scored %d queries, want at least 16", nQueries)
 	}
 	rs := readMetrics(t, out)
 	if len(rs) != 2 {
@@ -106,6 +107,12 @@ func TestHTTPRewardPlugin(t *testing.T) {
 	}
 	if strings.Contains(log, key) {
 		t.Errorf("the API key appears in the host's log")
+	}
+	// Without the variable the run stops at once, naming it.
+	log2, err := e2eRun(t, nil, "--algo", "plugins/p3o", "--reward", "plugins/rewardhttp", "--config", cfg,
+		"--out", filepath.Join(t.TempDir(), "run"), "--set", "reward.url="+srv.URL, "--set", "reward.api_key_env=P3O_E2E_RM_KEY_UNSET")
+	if err == nil || !strings.Contains(log2, "P3O_E2E_RM_KEY_UNSET is not set") {
+		t.Errorf("got err %v, want an error naming the unset variable:\n%s", err, log2)
 	}
 	filepath.WalkDir(out, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
