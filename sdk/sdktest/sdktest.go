@@ -1,5 +1,8 @@
-// Package sdktest is the conformance kit for algorithm plugins. A plugin
-// author calls it from `go test` with an in-process sdk.Algorithm:
+// Package sdktest is the conformance kit for plugins: Run for algorithm
+// plugins, RunReward for reward plugins (see its doc; StartReward runs the
+// reward kit on a plugin executable in any language, through the real
+// wire). A plugin author calls it from `go test` with an in-process
+// sdk.Algorithm:
 //
 //	func TestConformance(t *testing.T) {
 //		sdktest.Run(t, myalgo.New(), sdktest.Options{Config: []byte(`k = 4`)})
