@@ -20,6 +20,7 @@ import (
 	"github.com/p3o-rlhf/p3o/host/internal/prefdata"
 	"github.com/p3o-rlhf/p3o/host/internal/rl"
 	"github.com/p3o-rlhf/p3o/host/internal/task"
+	"github.com/p3o-rlhf/p3o/host/internal/words"
 	"github.com/p3o-rlhf/p3o/nn"
 	"github.com/p3o-rlhf/p3o/sdk"
 )
@@ -139,6 +140,13 @@ func trainPipeline(ctx context.Context, cfg *config.Config, resume bool, logger 
 	tk, err := task.Load(ctx, filepath.Join(dataDir, "imdb"), cfg.Run.Seed)
 	if err != nil {
 		return fmt.Errorf("task %s: %w", task.Name, err)
+	}
+	// The word-validity check of the evaluation (cached after the first run).
+	var vocab *words.Vocabulary
+	if cfg.Eval.Prompts > 0 {
+		if vocab, err = task.Vocabulary(ctx, filepath.Join(dataDir, "imdb"), cache); err != nil {
+			return fmt.Errorf("task %s: %w", task.Name, err)
+		}
 	}
 
 	// Stage 1: the SFT policy.
@@ -301,7 +309,7 @@ func trainPipeline(ctx context.Context, cfg *config.Config, resume bool, logger 
 	run := &rl.Run{
 		Cfg: cfg, Out: cfg.Run.Out, Resume: resume, Log: logger, Stderr: os.Stderr,
 		Algo: algo, AlgoSpec: spec,
-		Task: tk, Tok: tok, Policy: policy, Ref: policy.Clone(),
+		Task: tk, Words: vocab, Tok: tok, Policy: policy, Ref: policy.Clone(),
 		IsRestart: func(err error) bool { return errors.Is(err, pluginrt.ErrRestarted) },
 	}
 	if v := os.Getenv(killAtCheckpointEnv); v != "" {

@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/p3o-rlhf/p3o/host/internal/checkpoint"
+	"github.com/p3o-rlhf/p3o/host/internal/evalpoint"
 	"github.com/p3o-rlhf/p3o/host/internal/metrics"
 	"github.com/p3o-rlhf/p3o/host/internal/task"
 )
@@ -247,11 +248,57 @@ func TestTrainAlgorithms(t *testing.T) {
 			if !strings.Contains(log, "before (SFT)") || !strings.Contains(log, "after ("+strings.Split(tt.name, "-")[0]) {
 				t.Errorf("the log lacks the before/after table:\n%s", log)
 			}
+			if !strings.Contains(log, "valid words") {
+				t.Errorf("the table lacks the word-validity column:\n%s", log)
+			}
+			checkEvalSamples(t, out)
 			resolved, _ := os.ReadFile(filepath.Join(out, "config.toml"))
 			if tt.sets != nil && !strings.Contains(string(resolved), strings.Split(tt.sets[0], "=")[1]) {
 				t.Errorf("resolved config lacks the --set value %s:\n%s", tt.sets[0], resolved)
 			}
 		})
+	}
+}
+
+// checkEvalSamples checks a run's eval.json: the samples shown before and
+// after answer the same prompts, and both evaluations measured word
+// validity and response length (stored in the per-step evaluation files).
+func checkEvalSamples(t *testing.T, out string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(out, "eval.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev struct {
+		Before, After struct {
+			MeanWords *float64 `json:"mean_response_words"`
+			Samples   []struct {
+				Prompt string `json:"prompt"`
+			} `json:"samples"`
+		}
+	}
+	if err := json.Unmarshal(b, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if len(ev.Before.Samples) == 0 || len(ev.Before.Samples) != len(ev.After.Samples) {
+		t.Fatalf("got %d samples before and %d after, want the same number > 0", len(ev.Before.Samples), len(ev.After.Samples))
+	}
+	for i := range ev.Before.Samples {
+		if b, a := ev.Before.Samples[i].Prompt, ev.After.Samples[i].Prompt; b != a {
+			t.Errorf("sample %d: prompt %q before, %q after; want the same", i, b, a)
+		}
+	}
+	if ev.Before.MeanWords == nil || ev.After.MeanWords == nil {
+		t.Errorf("eval.json lacks mean_response_words:\n%s", b)
+	}
+	ps, err := evalpoint.ReadRun(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ps {
+		if len(p.Words) != p.Prompts || len(p.ValidWords) != p.Prompts {
+			t.Errorf("step %d: got word counts for %d and %d of %d prompts", p.Step, len(p.Words), len(p.ValidWords), p.Prompts)
+		}
 	}
 }
 

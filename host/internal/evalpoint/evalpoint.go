@@ -53,6 +53,40 @@ type Point struct {
 	Proxy     []float64 `json:"proxy,omitempty"`
 	ProxyMean float64   `json:"proxy_mean,omitempty"`
 	ProxySE   float64   `json:"proxy_stderr,omitempty"`
+	// Words and ValidWords are per prompt: the number of words in the
+	// response and how many of them the task's reference corpus uses at
+	// least 5 times (package words; empty when the task has no
+	// vocabulary). WordValidity is sum(ValidWords)/sum(Words), the share of
+	// all response words that are valid; MeanWords the mean of Words (both
+	// 0 when not measured: empty Words tells).
+	Words        []int   `json:"words,omitempty"`
+	ValidWords   []int   `json:"valid_words,omitempty"`
+	WordValidity float64 `json:"word_validity"`
+	MeanWords    float64 `json:"mean_response_words"`
+}
+
+// SetWords stores the per-prompt word counts and their summaries.
+func (p *Point) SetWords(words, valid []int) error {
+	if len(words) != p.Prompts || len(valid) != p.Prompts {
+		return fmt.Errorf("evaluation at step %d: word counts for %d and %d responses, want %d", p.Step, len(words), len(valid), p.Prompts)
+	}
+	var nw, nv int
+	for i := range words {
+		if valid[i] < 0 || valid[i] > words[i] {
+			return fmt.Errorf("evaluation at step %d: response %d has %d valid words of %d", p.Step, i, valid[i], words[i])
+		}
+		nw += words[i]
+		nv += valid[i]
+	}
+	p.Words, p.ValidWords = words, valid
+	p.WordValidity, p.MeanWords = 0, 0
+	if nw > 0 {
+		p.WordValidity = float64(nv) / float64(nw)
+	}
+	if p.Prompts > 0 {
+		p.MeanWords = float64(nw) / float64(p.Prompts)
+	}
+	return nil
 }
 
 // New summarises per-prompt gold scores and KL estimates.
@@ -144,6 +178,9 @@ func Read(path string) (*Point, error) {
 	}
 	if p.Prompts != len(p.Gold) || p.Prompts != len(p.KL) || (len(p.Proxy) > 0 && len(p.Proxy) != p.Prompts) {
 		return nil, fmt.Errorf("%s: %d prompts but %d gold scores and %d KL estimates", path, p.Prompts, len(p.Gold), len(p.KL))
+	}
+	if (len(p.Words) > 0 || len(p.ValidWords) > 0) && (len(p.Words) != p.Prompts || len(p.ValidWords) != p.Prompts) {
+		return nil, fmt.Errorf("%s: %d prompts but word counts for %d and %d responses", path, p.Prompts, len(p.Words), len(p.ValidWords))
 	}
 	return &p, nil
 }

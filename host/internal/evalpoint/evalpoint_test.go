@@ -61,3 +61,39 @@ func TestWriteReadRun(t *testing.T) {
 		t.Errorf("got %v, want 'no evaluation files'", err)
 	}
 }
+
+func TestSetWords(t *testing.T) {
+	p, _ := New(2, 1, []float64{0, 0, 0}, []float64{0, 0, 0})
+	if err := p.SetWords([]int{4, 6, 0}, []int{4, 3, 0}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := p.WordValidity, 0.7; math.Abs(got-want) > 1e-15 {
+		t.Errorf("got word validity %v, want %v (7 of 10 words)", got, want)
+	}
+	if got, want := p.MeanWords, 10.0/3; math.Abs(got-want) > 1e-15 {
+		t.Errorf("got mean words %v, want %v", got, want)
+	}
+	dir := t.TempDir()
+	if err := Write(dir, p); err != nil {
+		t.Fatal(err)
+	}
+	q, err := Read(filepath.Join(dir, Dir, FileName(2)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.WordValidity != p.WordValidity || q.MeanWords != p.MeanWords || len(q.ValidWords) != 3 || q.Words[1] != 6 {
+		t.Errorf("round trip: got %v %v %v %v, want %v %v %v %v", q.WordValidity, q.MeanWords, q.Words, q.ValidWords, p.WordValidity, p.MeanWords, p.Words, p.ValidWords)
+	}
+	for _, tc := range []struct {
+		name         string
+		words, valid []int
+	}{
+		{"short", []int{1, 2}, []int{1, 2}},
+		{"more valid than words", []int{1, 2, 3}, []int{1, 3, 3}},
+		{"negative", []int{1, 2, 3}, []int{1, -1, 3}},
+	} {
+		if err := p.SetWords(tc.words, tc.valid); err == nil {
+			t.Errorf("%s: got no error", tc.name)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/p3o-rlhf/p3o/host/internal/evalpoint"
 	"github.com/p3o-rlhf/p3o/host/internal/task"
+	"github.com/p3o-rlhf/p3o/host/internal/words"
 	"github.com/p3o-rlhf/p3o/nn"
 )
 
@@ -29,6 +30,11 @@ type Eval struct {
 	KL       float64 `json:"kl_ref"`
 	KLSE     float64 `json:"kl_stderr"`
 	Positive float64 `json:"gold_positive_share"`
+	// WordValidity is the share of response words that the task's train
+	// split uses at least 5 times, MeanWords the mean number of words per
+	// response (package words; both 0 when the run has no vocabulary).
+	WordValidity float64 `json:"word_validity"`
+	MeanWords    float64 `json:"mean_response_words"`
 	// Proxy is the reward plugin's mean score (online runs).
 	Proxy   float64      `json:"proxy_mean,omitempty"`
 	Samples []EvalSample `json:"samples"`
@@ -67,12 +73,17 @@ func (r *Run) evaluate(ctx context.Context, step int, m *nn.Model, tr *nn.Traine
 	}
 	gold := make([]float64, len(seqs))
 	kl := make([]float64, len(seqs))
+	nWords, nValid := make([]int, len(seqs)), make([]int, len(seqs))
+	var wc words.Count
 	e := Eval{Step: step}
 	for i, q := range seqs {
 		for t := range q.resp {
 			kl[i] += lp[i][t] - ref[i][t]
 		}
 		gold[i] = r.judge.Score(q.promptText, q.respText)
+		if r.Words != nil {
+			nWords[i], nValid[i] = r.Words.Add(&wc, q.promptText, q.respText)
+		}
 		if i < r.Cfg.Eval.Samples {
 			e.Samples = append(e.Samples, EvalSample{Prompt: q.promptText, Response: q.respText, Gold: gold[i]})
 		}
@@ -80,6 +91,12 @@ func (r *Run) evaluate(ctx context.Context, step int, m *nn.Model, tr *nn.Traine
 	p, err := evalpoint.New(step, seed, gold, kl)
 	if err != nil {
 		return Eval{}, err
+	}
+	if r.Words != nil {
+		if err := p.SetWords(nWords, nValid); err != nil {
+			return Eval{}, err
+		}
+		e.WordValidity, e.MeanWords = p.WordValidity, p.MeanWords
 	}
 	if r.Reward != nil {
 		// The proxy (the reward the algorithm optimises, without the
@@ -122,10 +139,23 @@ func writeEval(path string, r *Run, res *Result) error {
 // printTable prints the before/after table and a few samples.
 func printTable(w io.Writer, r *Run, res *Result) {
 	fmt.Fprintf(w, "\nheld-out evaluation: %d test prompts, 1 sample each (eval seed %d; positive: gold >= %.2f)\n", res.After.Prompts, r.Cfg.Eval.Seed, evalpoint.PositiveThreshold)
+	if r.Words != nil {
+		fmt.Fprintf(w, "valid words: share of response words seen >= %d times in the IMDB train split\n", words.MinCount)
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "policy\tgold reward (VADER)\tpositive\tKL to SFT (nats/seq)")
-	fmt.Fprintf(tw, "before (SFT)\t%+.3f ± %.3f\t%.0f%%\t%.2f\n", res.Before.Gold, res.Before.GoldSE, 100*res.Before.Positive, res.Before.KL)
-	fmt.Fprintf(tw, "after (%s, %d steps)\t%+.3f ± %.3f\t%.0f%%\t%.2f ± %.2f\n", r.AlgoSpec.Name, res.Steps, res.After.Gold, res.After.GoldSE, 100*res.After.Positive, res.After.KL, res.After.KLSE)
+	wordCols := func(e Eval) string {
+		if r.Words == nil {
+			return ""
+		}
+		return fmt.Sprintf("\t%.0f%%\t%.1f", 100*e.WordValidity, e.MeanWords)
+	}
+	head := "policy\tgold reward (VADER)\tpositive\tKL to SFT (nats/seq)"
+	if r.Words != nil {
+		head += "\tvalid words\twords/response"
+	}
+	fmt.Fprintln(tw, head)
+	fmt.Fprintf(tw, "before (SFT)\t%+.3f ± %.3f\t%.0f%%\t%.2f%s\n", res.Before.Gold, res.Before.GoldSE, 100*res.Before.Positive, res.Before.KL, wordCols(res.Before))
+	fmt.Fprintf(tw, "after (%s, %d steps)\t%+.3f ± %.3f\t%.0f%%\t%.2f ± %.2f%s\n", r.AlgoSpec.Name, res.Steps, res.After.Gold, res.After.GoldSE, 100*res.After.Positive, res.After.KL, res.After.KLSE, wordCols(res.After))
 	tw.Flush()
 	show := func(name string, ss []EvalSample) {
 		fmt.Fprintf(w, "\nsamples %s:\n", name)
@@ -133,6 +163,8 @@ func printTable(w io.Writer, r *Run, res *Result) {
 			fmt.Fprintf(w, "  [%+.2f] %q -> %q\n", s.Gold, s.Prompt, strings.ToValidUTF8(s.Response, "?"))
 		}
 	}
+	// Both lists answer the same prompts (the first eval.samples of the
+	// evaluation's prompts, which depend on eval.seed alone).
 	show("before", res.Before.Samples)
 	show("after", res.After.Samples)
 	fmt.Fprintf(w, "\nwall time %.1f s; metrics in %s/metrics.jsonl, table in %s/eval.json\n", res.WallSeconds, r.Out, r.Out)

@@ -38,6 +38,7 @@ import (
 	"github.com/p3o-rlhf/p3o/host/internal/prefdata"
 	"github.com/p3o-rlhf/p3o/host/internal/rewardnorm"
 	"github.com/p3o-rlhf/p3o/host/internal/task"
+	"github.com/p3o-rlhf/p3o/host/internal/words"
 	"github.com/p3o-rlhf/p3o/nn"
 	"github.com/p3o-rlhf/p3o/sdk"
 )
@@ -66,7 +67,10 @@ type Run struct {
 	IsRestart   func(error) bool
 
 	Task task.Task
-	Tok  nn.Tokenizer
+	// Words is the vocabulary of the word-validity check of evaluations
+	// (nil: not measured).
+	Words *words.Vocabulary
+	Tok   nn.Tokenizer
 	// Policy is the initial policy (the SFT model); Ref the frozen reference,
 	// usually Policy.Clone().
 	Policy *nn.Model
@@ -171,6 +175,10 @@ func (r *Run) Train(ctx context.Context) (*Result, error) {
 			rec["eval/gold"] = e.Gold
 			rec["eval/kl"] = e.KL
 			rec["eval/positive"] = e.Positive
+			if r.Words != nil {
+				rec["eval/word_validity"] = e.WordValidity
+				rec["eval/mean_words"] = e.MeanWords
+			}
 		}
 		if err := r.mw.Write(rec); err != nil {
 			return nil, err

@@ -1,7 +1,10 @@
 package task
 
 import (
+	"compress/gzip"
 	"context"
+	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -113,5 +116,80 @@ func TestLoadIMDB(t *testing.T) {
 		if len(p) > MaxPromptBytes || !utf8.ValidString(p) || strings.Contains(p, "<br") {
 			t.Errorf("bad prompt %q", p)
 		}
+	}
+}
+
+// TestVocabularyCache builds the word vocabulary of a small train split,
+// caches it, and reads it back from the cache (not from the split: the
+// split is then removed).
+func TestVocabularyCache(t *testing.T) {
+	dir, cache := t.TempDir(), t.TempDir()
+	var lines []string
+	for i := 0; i < 6; i++ {
+		lines = append(lines, fmt.Sprintf(`{"id":"%d","text":"a good film<br />Good %d","label":"pos","rating":9}`, i, i))
+	}
+	lines = append(lines, `{"id":"x","text":"rare word","label":"neg","rating":1}`)
+	train := filepath.Join(dir, "imdb_train.jsonl")
+	if err := os.WriteFile(train, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Vocabulary reads the split's .gz file.
+	gz := filepath.Join(dir, "imdb_train.jsonl.gz")
+	writeGzip(t, gz, train)
+	v, err := Vocabulary(context.Background(), dir, cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for w, want := range map[string]bool{"a": true, "good": true, "film": true, "br": false, "rare": false} {
+		if got := v.Contains(w); got != want {
+			t.Errorf("Contains(%q): got %v, want %v", w, got, want)
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(cache, "words", "*.txt"))
+	if len(files) != 1 {
+		t.Fatalf("got cache files %v, want one", files)
+	}
+	// A second call with the same split reads the cache: replace the cached
+	// words and see them come back.
+	if err := os.WriteFile(files[0], []byte("# p3o word vocabulary v1: one word a line\nzebra\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	v2, err := Vocabulary(context.Background(), dir, cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v2.Contains("zebra") || v2.Contains("good") || v2.Len() != 1 {
+		t.Errorf("second call did not read the cache: got %d words", v2.Len())
+	}
+	// A broken cache file is rebuilt, not trusted.
+	if err := os.WriteFile(files[0], []byte("garbage"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	v3, err := Vocabulary(context.Background(), dir, cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v3.Contains("good") {
+		t.Error("a broken cache file was not rebuilt")
+	}
+}
+
+func writeGzip(t *testing.T, dst, src string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := gzip.NewWriter(f)
+	zw.Write(b)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
