@@ -25,6 +25,7 @@ type BPETokenizer struct {
 	encoder  map[string]int32
 	decoder  []string
 	ranks    map[[2]string]int
+	merges   [][2]string // in rank order
 	byteRune [256]rune
 	runeByte map[rune]byte
 	eot      int32
@@ -34,7 +35,8 @@ type BPETokenizer struct {
 	cache map[string][]int32
 }
 
-// LoadGPT2Tokenizer reads vocab.json and merges.txt from dir.
+// LoadGPT2Tokenizer reads a GPT-2 tokenizer from dir: vocab.json and
+// merges.txt, or else a Hugging Face tokenizer.json (a byte-level BPE model).
 func LoadGPT2Tokenizer(dir string) (Tokenizer, error) {
 	return LoadBPETokenizer(dir)
 }
@@ -42,6 +44,13 @@ func LoadGPT2Tokenizer(dir string) (Tokenizer, error) {
 // LoadBPETokenizer is LoadGPT2Tokenizer returning the concrete type.
 func LoadBPETokenizer(dir string) (*BPETokenizer, error) {
 	vpath := filepath.Join(dir, "vocab.json")
+	if _, err := os.Stat(vpath); err != nil {
+		jpath := filepath.Join(dir, "tokenizer.json")
+		if _, jerr := os.Stat(jpath); jerr == nil {
+			return loadTokenizerJSON(jpath)
+		}
+		return nil, fmt.Errorf("load GPT-2 tokenizer: %s has neither vocab.json + merges.txt nor tokenizer.json", dir)
+	}
 	raw, err := os.ReadFile(vpath)
 	if err != nil {
 		return nil, fmt.Errorf("load GPT-2 tokenizer: %w", err)
@@ -50,35 +59,13 @@ func LoadBPETokenizer(dir string) (*BPETokenizer, error) {
 	if err := json.Unmarshal(raw, &vocab); err != nil {
 		return nil, fmt.Errorf("load GPT-2 tokenizer: %s: %w", vpath, err)
 	}
-	if len(vocab) == 0 {
-		return nil, fmt.Errorf("load GPT-2 tokenizer: %s: empty vocabulary", vpath)
-	}
-	t := &BPETokenizer{encoder: vocab, ranks: map[[2]string]int{}, runeByte: map[rune]byte{}, unk: -1, cache: map[string][]int32{}}
-	maxID := int32(-1)
-	for tok, id := range vocab {
-		if id < 0 {
-			return nil, fmt.Errorf("load GPT-2 tokenizer: %s: token %q has negative id %d", vpath, tok, id)
-		}
-		maxID = max(maxID, id)
-	}
-	t.decoder = make([]string, maxID+1)
-	for tok, id := range vocab {
-		t.decoder[id] = tok
-	}
-	eot, ok := vocab["<|endoftext|>"]
-	if !ok {
-		return nil, fmt.Errorf("load GPT-2 tokenizer: %s: no <|endoftext|> token", vpath)
-	}
-	t.eot = eot
-	if u, ok := vocab["<unk>"]; ok {
-		t.unk = u
-	}
 	mpath := filepath.Join(dir, "merges.txt")
 	f, err := os.Open(mpath)
 	if err != nil {
-		return nil, fmt.Errorf("load GPT-2 tokenizer: %w", err)
+		return nil, fmt.Errorf("load GPT-2 tokenizer: %w (vocab.json needs merges.txt beside it)", err)
 	}
 	defer f.Close()
+	var merges [][2]string
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<16), 1<<20)
 	line := 0
@@ -92,18 +79,138 @@ func LoadBPETokenizer(dir string) (*BPETokenizer, error) {
 		if !ok || a == "" || b == "" || strings.Contains(b, " ") {
 			return nil, fmt.Errorf("load GPT-2 tokenizer: %s:%d: want two symbols separated by one space, got %q", mpath, line, s)
 		}
-		if _, dup := t.ranks[[2]string{a, b}]; !dup {
-			t.ranks[[2]string{a, b}] = len(t.ranks)
-		}
+		merges = append(merges, [2]string{a, b})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("load GPT-2 tokenizer: %s: %w", mpath, err)
+	}
+	return newBPE(vpath, vocab, merges)
+}
+
+// loadTokenizerJSON reads a Hugging Face tokenizers file holding a BPE
+// model (GPT-2's byte-level BPE); added tokens join the vocabulary.
+func loadTokenizerJSON(path string) (*BPETokenizer, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load GPT-2 tokenizer: %w", err)
+	}
+	var tj struct {
+		Model struct {
+			Type   string            `json:"type"`
+			Vocab  map[string]int32  `json:"vocab"`
+			Merges []json.RawMessage `json:"merges"`
+		} `json:"model"`
+		AddedTokens []struct {
+			ID      int32  `json:"id"`
+			Content string `json:"content"`
+		} `json:"added_tokens"`
+	}
+	if err := json.Unmarshal(raw, &tj); err != nil {
+		return nil, fmt.Errorf("load GPT-2 tokenizer: %s: %w", path, err)
+	}
+	if tj.Model.Type != "" && tj.Model.Type != "BPE" {
+		return nil, fmt.Errorf("load GPT-2 tokenizer: %s: model.type %q not supported (only BPE)", path, tj.Model.Type)
+	}
+	vocab := tj.Model.Vocab
+	if vocab == nil {
+		vocab = map[string]int32{}
+	}
+	for _, a := range tj.AddedTokens {
+		vocab[a.Content] = a.ID
+	}
+	merges := make([][2]string, 0, len(tj.Model.Merges))
+	for i, m := range tj.Model.Merges {
+		// Older files spell a merge "a b", newer ones ["a", "b"].
+		var pair [2]string
+		var str string
+		if err := json.Unmarshal(m, &str); err == nil {
+			a, b, ok := strings.Cut(str, " ")
+			if !ok || a == "" || b == "" {
+				return nil, fmt.Errorf("load GPT-2 tokenizer: %s: model.merges[%d] = %q, want two symbols separated by one space", path, i, str)
+			}
+			pair = [2]string{a, b}
+		} else if err := json.Unmarshal(m, &pair); err != nil || pair[0] == "" || pair[1] == "" {
+			return nil, fmt.Errorf("load GPT-2 tokenizer: %s: model.merges[%d] = %s, want \"a b\" or [\"a\", \"b\"]", path, i, m)
+		}
+		merges = append(merges, pair)
+	}
+	return newBPE(path+" model.vocab", vocab, merges)
+}
+
+// newBPE builds a tokenizer from a vocabulary and merges in rank order;
+// src names where the vocabulary came from, for errors.
+func newBPE(src string, vocab map[string]int32, merges [][2]string) (*BPETokenizer, error) {
+	if len(vocab) == 0 {
+		return nil, fmt.Errorf("load GPT-2 tokenizer: %s: empty vocabulary", src)
+	}
+	t := &BPETokenizer{encoder: vocab, ranks: map[[2]string]int{}, runeByte: map[rune]byte{}, unk: -1, cache: map[string][]int32{}}
+	maxID := int32(-1)
+	for tok, id := range vocab {
+		if id < 0 {
+			return nil, fmt.Errorf("load GPT-2 tokenizer: %s: token %q has negative id %d", src, tok, id)
+		}
+		maxID = max(maxID, id)
+	}
+	t.decoder = make([]string, maxID+1)
+	for tok, id := range vocab {
+		t.decoder[id] = tok
+	}
+	eot, ok := vocab["<|endoftext|>"]
+	if !ok {
+		return nil, fmt.Errorf("load GPT-2 tokenizer: %s: no <|endoftext|> token", src)
+	}
+	t.eot = eot
+	if u, ok := vocab["<unk>"]; ok {
+		t.unk = u
+	}
+	for _, m := range merges {
+		if _, dup := t.ranks[m]; !dup {
+			t.ranks[m] = len(t.ranks)
+			t.merges = append(t.merges, m)
+		}
 	}
 	t.byteRune = bytesToUnicode()
 	for b, r := range t.byteRune {
 		t.runeByte[r] = byte(b)
 	}
 	return t, nil
+}
+
+// NewByteLevelBPE returns the byte tokenizer (ByteTokenizer: byte b is id
+// b, end-of-text 256) as a GPT-2 BPE with no merges, so a byte-level
+// policy can be written as a Hugging Face GPT-2 directory (WriteFiles)
+// that GPT2Tokenizer reads with the same ids.
+func NewByteLevelBPE() *BPETokenizer {
+	vocab := make(map[string]int32, 257)
+	br := bytesToUnicode()
+	for b, r := range br {
+		vocab[string(r)] = int32(b)
+	}
+	vocab["<|endoftext|>"] = ByteEOT
+	t, _ := newBPE("byte-level", vocab, nil) // cannot fail: non-empty, ids >= 0, has <|endoftext|>
+	return t
+}
+
+// WriteFiles writes the tokenizer as vocab.json and merges.txt into dir
+// (which must exist): the files GPT2Tokenizer and LoadGPT2Tokenizer read.
+func (t *BPETokenizer) WriteFiles(dir string) error {
+	var vb strings.Builder
+	enc := json.NewEncoder(&vb)
+	enc.SetEscapeHTML(false) // "<|endoftext|>" as written, not \u003c...
+	if err := enc.Encode(t.encoder); err != nil {
+		return fmt.Errorf("write tokenizer: %w", err)
+	}
+	var mb strings.Builder
+	mb.WriteString("#version: 0.2\n")
+	for _, m := range t.merges {
+		mb.WriteString(m[0] + " " + m[1] + "\n")
+	}
+	for name, b := range map[string][]byte{"vocab.json": []byte(vb.String()), "merges.txt": []byte(mb.String())} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return fmt.Errorf("write tokenizer: %w", err)
+		}
+	}
+	return nil
 }
 
 // bytesToUnicode is GPT-2's reversible map from bytes to printable runes.

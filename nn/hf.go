@@ -13,6 +13,9 @@ import (
 
 // hfConfig is the part of a Hugging Face GPT-2 config.json the model needs.
 type hfConfig struct {
+	ModelType  string   `json:"model_type"`
+	Archs      []string `json:"architectures"`
+	TieWE      *bool    `json:"tie_word_embeddings"`
 	NEmbd      int      `json:"n_embd"`
 	NHead      int      `json:"n_head"`
 	NLayer     int      `json:"n_layer"`
@@ -44,6 +47,12 @@ func LoadHFGPT2(dir string) (*Model, error) {
 		return nil, fmt.Errorf("load HF GPT-2: %s: %w", cpath, err)
 	}
 	switch {
+	case hc.ModelType != "gpt2":
+		return nil, fmt.Errorf("load HF GPT-2: %s: model_type %q not supported (only \"gpt2\": GPT2LMHeadModel or GPT2Model)", cpath, hc.ModelType)
+	case len(hc.Archs) > 0 && !slices.ContainsFunc(hc.Archs, func(a string) bool { return a == "GPT2LMHeadModel" || a == "GPT2Model" }):
+		return nil, fmt.Errorf("load HF GPT-2: %s: architectures %q not supported (only GPT2LMHeadModel or GPT2Model)", cpath, hc.Archs)
+	case hc.TieWE != nil && !*hc.TieWE:
+		return nil, fmt.Errorf("load HF GPT-2: %s: tie_word_embeddings is false: an untied LM head is not supported (the head must be wte)", cpath)
 	case hc.Activation != "" && hc.Activation != "gelu_new" && hc.Activation != "gelu_pytorch_tanh":
 		return nil, fmt.Errorf("load HF GPT-2: %s: activation_function %q not supported (only the tanh GELU gelu_new)", cpath, hc.Activation)
 	case hc.LNEps != nil && *hc.LNEps != smpLNEps:
@@ -67,10 +76,15 @@ func LoadHFGPT2(dir string) (*Model, error) {
 		return nil, fmt.Errorf("load HF GPT-2: %w", err)
 	}
 	byName := map[string]*safetensors.Tensor{}
+	var lmHead *safetensors.Tensor
 	for i := range f.Tensors {
 		t := &f.Tensors[i]
 		name := strings.TrimPrefix(t.Name, "transformer.")
-		if strings.HasSuffix(name, ".attn.bias") || strings.HasSuffix(name, ".attn.masked_bias") || name == "lm_head.weight" {
+		if name == "lm_head.weight" {
+			lmHead = t
+			continue
+		}
+		if strings.HasSuffix(name, ".attn.bias") || strings.HasSuffix(name, ".attn.masked_bias") {
 			continue
 		}
 		byName[name] = t
@@ -88,6 +102,10 @@ func LoadHFGPT2(dir string) (*Model, error) {
 	}
 	for name := range byName {
 		return nil, fmt.Errorf("load HF GPT-2: %s: unexpected tensor %s (not a GPT-2 parameter)", wpath, name)
+	}
+	// A stored LM head must be the token embedding (tied, as GPT-2 is).
+	if lmHead != nil && (!slices.Equal(lmHead.Shape, []int{cfg.Vocab, cfg.DModel}) || !slices.Equal(lmHead.Data, m.Params.Wte)) {
+		return nil, fmt.Errorf("load HF GPT-2: %s: tensor lm_head.weight differs from wte.weight: an untied LM head is not supported", wpath)
 	}
 	return m, nil
 }

@@ -176,6 +176,9 @@ func TestLoadHFGPT2Errors(t *testing.T) {
 		{"layers", strings.Replace(string(cfg), `"n_layer": 1`, `"n_layer": 2`, 1), weights, "h.1.ln_1.weight missing"},
 		{"width", strings.Replace(string(cfg), `"n_embd": 2`, `"n_embd": 4`, 1), weights, "has shape"},
 		{"truncated", string(cfg), weights[:len(weights)-10], "truncated"},
+		{"model_type", strings.Replace(string(cfg), `"model_type": "gpt2"`, `"model_type": "llama"`, 1), weights, `model_type "llama" not supported`},
+		{"architecture", strings.Replace(string(cfg), `"GPT2Model"`, `"GPT2ForSequenceClassification"`, 1), weights, "architectures"},
+		{"untied flag", strings.Replace(string(cfg), `"use_cache": true`, `"use_cache": true, "tie_word_embeddings": false`, 1), weights, "tie_word_embeddings is false"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -226,6 +229,15 @@ func TestLoadHFGPT2PrefixedLMHead(t *testing.T) {
 			t.Errorf("tensor %s differs when loaded with the transformer. prefix", w.Name)
 		}
 	}
+	// An untied head (lm_head.weight that is not wte) is an error.
+	head := &out.Tensors[len(out.Tensors)-2]
+	head.Data = append([]float32(nil), head.Data...)
+	head.Data[3] += 1
+	safetensors.Save(filepath.Join(dir, "model.safetensors"), &out)
+	if _, err := LoadHFGPT2(dir); err == nil || !strings.Contains(err.Error(), "lm_head.weight differs from wte.weight") {
+		t.Errorf("got %v, want an untied-head error", err)
+	}
+	head.Data = wte.Data
 	// An unknown tensor is an error.
 	out.Tensors = append(out.Tensors, safetensors.Tensor{Name: "transformer.h.0.extra", Shape: []int{1}, Data: []float32{1}})
 	safetensors.Save(filepath.Join(dir, "model.safetensors"), &out)
