@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/p3o-rlhf/p3o/host/internal/config"
+	"github.com/p3o-rlhf/p3o/host/internal/hfmodel"
 	"github.com/p3o-rlhf/p3o/host/internal/pipeline"
 	"github.com/p3o-rlhf/p3o/host/internal/pluginrt"
 	"github.com/p3o-rlhf/p3o/host/internal/prefdata"
@@ -149,10 +150,23 @@ func trainPipeline(ctx context.Context, cfg *config.Config, resume bool, logger 
 		}
 	}
 
-	// Stage 1: the SFT policy.
+	// Stage 1: the SFT policy (a run checkpoint, a Hugging Face GPT-2
+	// directory, or a random init).
 	sftPath := cfg.Policy.SFT
-	var policy *nn.Model
-	if sftPath != "" {
+	var (
+		policy *nn.Model
+		tok    nn.Tokenizer = nn.NewByteTokenizer()
+		hf     *hfmodel.Policy
+	)
+	switch {
+	case cfg.Policy.HF != "":
+		if hf, err = hfmodel.Load(cfg.Policy.HF); err != nil {
+			return err
+		}
+		policy, tok, sftPath = hf.Model, hf.Tok, ""
+		c := policy.Config
+		fmt.Fprintln(os.Stderr, pipeline.Banner(1, "policy", fmt.Sprintf("Hugging Face GPT-2 %s (d_model %d, %d layers, %d heads, vocabulary %d, end-of-text %d)", cfg.Policy.HF, c.DModel, c.Layers, c.Heads, c.Vocab, tok.EOT())))
+	case sftPath != "":
 		fmt.Fprintln(os.Stderr, pipeline.Banner(1, "SFT policy", sftPath))
 		if !pipeline.Exists(sftPath) {
 			return pipeline.MissingSFT(sftPath)
@@ -160,7 +174,7 @@ func trainPipeline(ctx context.Context, cfg *config.Config, resume bool, logger 
 		if policy, _, err = nn.LoadModel(sftPath); err != nil {
 			return fmt.Errorf("load SFT policy: %w", err)
 		}
-	} else {
+	default:
 		s := cfg.Policy.Init
 		fmt.Fprintln(os.Stderr, pipeline.Banner(1, "policy", fmt.Sprintf("random init d_model %d, %d layers, %d heads (policy.sft is empty)", s.DModel, s.Layers, s.Heads)))
 		mc := nn.Config{Vocab: s.Vocab, Context: s.Context, DModel: s.DModel, Heads: s.Heads, Layers: s.Layers}
@@ -178,11 +192,9 @@ func trainPipeline(ctx context.Context, cfg *config.Config, resume bool, logger 
 			}
 		}
 	}
-	tok := nn.NewByteTokenizer()
-	if policy.Config.Vocab != tok.VocabSize() {
+	if hf == nil && policy.Config.Vocab != tok.VocabSize() {
 		return fmt.Errorf("policy vocabulary %d differs from the byte tokenizer's %d", policy.Config.Vocab, tok.VocabSize())
 	}
-
 	// Stage 2: preference data (for the reward model and offline algorithms).
 	needReward := spec.Mode == sdk.ModeOnline || cfg.Run.Reward != ""
 	// The reward plugin starts first: a reward that is not trainable (a
@@ -208,6 +220,9 @@ func trainPipeline(ctx context.Context, cfg *config.Config, resume bool, logger 
 	trainable := rw != nil && rw.Spec().Trainable
 	needPrefs := spec.Mode == sdk.ModeOffline || (trainable && cfg.RewardModel.State == "")
 	prefsPath := cfg.Prefs.Path
+	if needPrefs && prefsPath == "" && sftPath == "" {
+		return fmt.Errorf("policy.hf: generating preference data needs the imdb task's byte-level policy; give prefs.path (TRL preference JSONL) or reward_model.state, or a reward that needs no training (--reward plugins/rewardhttp)")
+	}
 	if needPrefs && prefsPath == "" {
 		sftHash, err := pipeline.FileHash(sftPath)
 		if err != nil {
@@ -304,6 +319,11 @@ func trainPipeline(ctx context.Context, cfg *config.Config, resume bool, logger 
 		return err
 	} else if err := writeFileAtomic(filepath.Join(cfg.Run.Out, "config.toml"), b); err != nil {
 		return err
+	}
+	if hf != nil {
+		if err := hfmodel.SaveRunTokenizer(cfg.Run.Out, hf.Tok); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintln(os.Stderr, pipeline.Banner(4, spec.Name, fmt.Sprintf("%d steps -> %s", cfg.Run.Steps, cfg.Run.Out)))
 	run := &rl.Run{

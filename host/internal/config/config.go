@@ -66,7 +66,12 @@ type Task struct {
 
 // Policy says where the initial policy comes from.
 type Policy struct {
-	SFT  string     `toml:"sft"`
+	SFT string `toml:"sft"`
+	// HF is a Hugging Face GPT-2 directory (config.json, model.safetensors,
+	// vocab.json + merges.txt or tokenizer.json): the policy and frozen
+	// reference, with its BPE tokenizer and end-of-text id. It wins over
+	// SFT when set.
+	HF   string     `toml:"hf"`
 	Init ModelShape `toml:"init"`
 }
 
