@@ -56,12 +56,28 @@ type Run struct {
 
 // Task selects the task and the rollout shape.
 type Task struct {
-	Name           string  `toml:"name"`
-	DataDir        string  `toml:"data_dir"`
-	PromptsPerStep int     `toml:"prompts_per_step"`
-	ResponseLen    int     `toml:"response_len"`
-	Temperature    float64 `toml:"temperature"`
-	TopK           int     `toml:"top_k"`
+	Name           string `toml:"name"`
+	DataDir        string `toml:"data_dir"`
+	PromptsPerStep int    `toml:"prompts_per_step"`
+	ResponseLen    int    `toml:"response_len"`
+	// Stop is "none" (every response is exactly response_len tokens,
+	// end-of-text banned: the IMDB setting) or "eot" (a response ends at
+	// the policy's end-of-text token, kept as its last token, or at
+	// max_new_tokens).
+	Stop string `toml:"stop"`
+	// MaxNewTokens bounds a response with stop = "eot" (0: response_len).
+	MaxNewTokens int     `toml:"max_new_tokens"`
+	Temperature  float64 `toml:"temperature"`
+	TopK         int     `toml:"top_k"`
+}
+
+// MaxResponse is the longest response a rollout may draw: response_len,
+// or max_new_tokens when it is set with stop = "eot".
+func (t Task) MaxResponse() int {
+	if t.Stop == "eot" && t.MaxNewTokens > 0 {
+		return t.MaxNewTokens
+	}
+	return t.ResponseLen
 }
 
 // Policy says where the initial policy comes from.
@@ -421,6 +437,9 @@ func (c *Config) Validate() error {
 	check(c.Run.KeepCheckpoints >= 1, "run.keep_checkpoints = %d must be >= 1", c.Run.KeepCheckpoints)
 	check(c.Task.PromptsPerStep >= 1, "task.prompts_per_step = %d must be >= 1", c.Task.PromptsPerStep)
 	check(c.Task.ResponseLen >= 1, "task.response_len = %d must be >= 1", c.Task.ResponseLen)
+	check(c.Task.Stop == "none" || c.Task.Stop == "eot", `task.stop = %q must be "none" (fixed response_len) or "eot" (end at end-of-text or max_new_tokens)`, c.Task.Stop)
+	check(c.Task.MaxNewTokens >= 0, "task.max_new_tokens = %d must be >= 0 (0 = response_len)", c.Task.MaxNewTokens)
+	check(c.Task.Stop == "eot" || c.Task.MaxNewTokens == 0, `task.max_new_tokens = %d needs task.stop = "eot" (with stop = "none" every response is response_len tokens)`, c.Task.MaxNewTokens)
 	check(c.Task.Temperature > 0, "task.temperature = %g must be > 0", c.Task.Temperature)
 	check(c.Train.LR > 0, "train.lr = %g must be > 0", c.Train.LR)
 	check(c.Train.Epochs >= 1, "train.epochs = %d must be >= 1", c.Train.Epochs)

@@ -101,7 +101,9 @@ func (r *Run) offlineStep(ctx context.Context, step int) (metrics.Record, error)
 		return nil, fmt.Errorf("probe: %w", err)
 	}
 	tm.rollout = time.Since(t1)
-	tm.rolloutTokens = len(probe) * c.Task.ResponseLen
+	for _, q := range probe {
+		tm.rolloutTokens += len(q.resp)
+	}
 	lp, _, err := forwardAll(ctx, r.polTr, r.grid, probe, false)
 	if err != nil {
 		return nil, fmt.Errorf("probe: %w", err)

@@ -20,14 +20,22 @@ type stepTimes struct {
 	rolloutTokens, trainTokens          int
 }
 
+// sampleOptions are the rollout's sampling options: fixed-length responses
+// with end-of-text banned (task.stop = "none"), or responses that end at
+// end-of-text, kept as their last token, or at the limit (task.stop =
+// "eot"; the sampler drops finished sequences from its batch).
 func (r *Run) sampleOptions(temperature float64) nn.SampleOptions {
-	return nn.SampleOptions{
-		MaxNew:      r.Cfg.Task.ResponseLen,
+	o := nn.SampleOptions{
+		MaxNew:      r.Cfg.Task.MaxResponse(),
 		Temperature: temperature,
 		TopK:        r.Cfg.Task.TopK,
 		Stop:        -1,
 		Ban:         []int32{r.Tok.EOT()},
 	}
+	if r.Cfg.Task.Stop == "eot" {
+		o.Stop, o.Ban = r.Tok.EOT(), nil
+	}
+	return o
 }
 
 // sample draws k responses per prompt at temperature (top-k from the
@@ -56,8 +64,8 @@ func (r *Run) sampleWith(ctx context.Context, s *nn.Sampler, prompts []string, k
 	seqs := make([]*seq, len(reqs))
 	for n, out := range res {
 		i := n / k
-		if len(out.Tokens) != r.Cfg.Task.ResponseLen {
-			return nil, fmt.Errorf("sample: got a response of %d tokens, want %d", len(out.Tokens), r.Cfg.Task.ResponseLen)
+		if err := checkResponse(out.Tokens, opts); err != nil {
+			return nil, fmt.Errorf("sample: %w", err)
 		}
 		lp := make([]float64, len(out.Logp))
 		for t, v := range out.Logp {
@@ -73,6 +81,31 @@ func (r *Run) sampleWith(ctx context.Context, s *nn.Sampler, prompts []string, k
 		}
 	}
 	return seqs, nil
+}
+
+// checkResponse checks a sampled response's length against opts: exactly
+// MaxNew tokens without a stop token, else 1..MaxNew tokens where only the
+// last may be the stop token and a short one must end with it.
+func checkResponse(tokens []int32, opts nn.SampleOptions) error {
+	n := len(tokens)
+	if opts.Stop < 0 {
+		if n != opts.MaxNew {
+			return fmt.Errorf("got a response of %d tokens, want %d", n, opts.MaxNew)
+		}
+		return nil
+	}
+	if n < 1 || n > opts.MaxNew {
+		return fmt.Errorf("got a response of %d tokens, want 1..%d", n, opts.MaxNew)
+	}
+	for i, t := range tokens[:n-1] {
+		if t == opts.Stop {
+			return fmt.Errorf("response has end-of-text at token %d of %d", i, n)
+		}
+	}
+	if n < opts.MaxNew && tokens[n-1] != opts.Stop {
+		return fmt.Errorf("response of %d tokens (limit %d) does not end with end-of-text", n, opts.MaxNew)
+	}
+	return nil
 }
 
 // onlineStep runs one rollout and its optimisation; it returns the step's
@@ -95,7 +128,13 @@ func (r *Run) onlineStep(ctx context.Context, step int) (metrics.Record, error) 
 		return nil, err
 	}
 	tm.rollout = time.Since(t0)
-	tm.rolloutTokens = len(seqs) * c.Task.ResponseLen
+	var eotEnded int
+	for _, s := range seqs {
+		tm.rolloutTokens += len(s.resp)
+		if s.resp[len(s.resp)-1] == r.Tok.EOT() && c.Task.Stop == "eot" {
+			eotEnded++
+		}
+	}
 
 	// 2. Reference log-probs, and old values / recomputed old log-probs.
 	t1 := time.Now()
@@ -228,6 +267,10 @@ func (r *Run) onlineStep(ctx context.Context, step int) (metrics.Record, error) 
 	rec["loss/total"] = lossSum / float64(calls)
 	rec["grad/norm"] = gradSum / float64(calls)
 	rec["rollout/logp_diff_max"] = diffMax
+	rec["rollout/response_tokens_mean"] = float64(tm.rolloutTokens) / n
+	if c.Task.Stop == "eot" {
+		rec["rollout/eot_share"] = float64(eotEnded) / n
+	}
 	rec["time/step_s"] = stepS
 	rec["time/rollout_s"] = tm.rollout.Seconds()
 	rec["time/ref_s"] = tm.ref.Seconds()

@@ -286,10 +286,10 @@ func (r *Run) setup(ctx context.Context) error {
 
 	// Shapes: a prompt keeps its last maxPrmt tokens so prompt+response fits.
 	ctxLen := r.Policy.Config.Context
-	respLen := c.Task.ResponseLen
+	respLen := c.Task.MaxResponse()
 	r.maxPrmt = min(task.MaxPromptBytes, ctxLen-respLen)
 	if r.AlgoSpec.Mode == sdk.ModeOffline {
-		respLen = min(c.Task.ResponseLen, ctxLen-1)
+		respLen = min(c.Task.MaxResponse(), ctxLen-1)
 		r.maxPrmt = min(task.MaxPromptBytes, ctxLen-respLen)
 	}
 	if r.maxPrmt < 1 {
