@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -25,15 +24,15 @@ func runDescribe(ctx context.Context, args []string) error {
 
 // describe is runDescribe writing the JSON to w.
 func describe(ctx context.Context, w io.Writer, args []string) error {
-	fs := flag.NewFlagSet("describe", flag.ContinueOnError)
+	fs := newFlagSet("describe")
 	cacheDir := fs.String("plugin-cache", "", "directory for plugins built from source (default: the user cache directory)")
 	verbose := fs.Bool("v", false, "show the plugin runtime's and the plugin's log on stderr")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: host describe [-v] [-plugin-cache DIR] PATH")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return errUsage
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
@@ -43,7 +42,7 @@ func describe(ctx context.Context, w io.Writer, args []string) error {
 	if *verbose {
 		level = hclog.Debug
 	}
-	logger := hclog.New(&hclog.LoggerOptions{Name: "host", Level: level, Output: os.Stderr})
+	logger := hclog.New(&hclog.LoggerOptions{Name: "host", Level: level, Output: stderr})
 	rt := pluginrt.New(logger, *cacheDir)
 	defer rt.Close()
 	spec, err := rt.Describe(ctx, fs.Arg(0))

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -48,7 +47,7 @@ func runFrontier(ctx context.Context, args []string) error {
 		jobs, threads                                 int
 		reportOnly                                    bool
 	)
-	fs := flag.NewFlagSet("frontier", flag.ContinueOnError)
+	fs := newFlagSet("frontier")
 	fs.StringVar(&sw.Config, "config", "", "config file for every run (default: the embedded default)")
 	fs.StringVar(&algos, "algos", "", "algorithm plugins with optional overrides, e.g. plugins/p3o,plugins/p3o:variant=v1,plugins/ppo")
 	fs.StringVar(&betas, "betas", "", "KL coefficients (kl.beta), e.g. 0.02,0.05,0.1")
@@ -74,11 +73,8 @@ func runFrontier(ctx context.Context, args []string) error {
 		fmt.Fprintln(fs.Output(), frontierUsage)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return errUsage
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		fs.Usage()
@@ -120,7 +116,7 @@ func runFrontier(ctx context.Context, args []string) error {
 		sw.Grid = append(sw.Grid, ax)
 	}
 	ro.Grid = sw.Grid
-	sw.Log = os.Stderr
+	sw.Log = stderr
 	cpus := runtime.NumCPU()
 	switch executor {
 	case "local":
@@ -136,7 +132,7 @@ func runFrontier(ctx context.Context, args []string) error {
 			threads = 1
 		}
 		sw.Executor = &frontier.Slurm{Dir: filepath.Join(sw.Out, "slurm"), Jobs: jobs, CPUs: threads, SbatchArgs: sbatchArgs,
-			Progress: func(s string) { fmt.Fprintf(os.Stderr, "frontier: %s\n", s) }}
+			Progress: func(s string) { fmt.Fprintf(stderr, "frontier: %s\n", s) }}
 	default:
 		return fmt.Errorf("--executor %q: want local or slurm", executor)
 	}
@@ -163,13 +159,13 @@ func runFrontier(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := frontier.Report(d, sw.Out, ro, os.Stderr); err != nil {
+	if err := frontier.Report(d, sw.Out, ro, stderr); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "frontier: wrote %s in %s (%s)\n", strings.Join(frontier.Outputs, ", "), sw.Out, time.Since(t0).Round(time.Second))
+	fmt.Fprintf(stderr, "frontier: wrote %s in %s (%s)\n", strings.Join(frontier.Outputs, ", "), sw.Out, time.Since(t0).Round(time.Second))
 	if len(failed) > 0 {
 		for _, e := range failed {
-			fmt.Fprintf(os.Stderr, "frontier: failed: %v\n", e)
+			fmt.Fprintf(stderr, "frontier: failed: %v\n", e)
 		}
 		return fmt.Errorf("frontier: %d of %d runs failed (their logs are named above; rerun the command to retry them)", len(failed), len(runs))
 	}

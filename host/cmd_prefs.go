@@ -2,19 +2,17 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"time"
 	"unicode/utf8"
 
 	"github.com/p3o-rlhf/p3o/host/internal/prefdata"
+	"github.com/p3o-rlhf/p3o/host/internal/progress"
 	"github.com/p3o-rlhf/p3o/host/internal/task"
 	"github.com/p3o-rlhf/p3o/nn"
-	"github.com/schollz/progressbar/v3"
 )
 
 func init() {
@@ -43,7 +41,7 @@ type prefsConfig struct {
 
 func runPrefs(ctx context.Context, args []string) error {
 	var c prefsConfig
-	fs := flag.NewFlagSet("prefs", flag.ContinueOnError)
+	fs := newFlagSet("prefs")
 	fs.IntVar(&c.n, "n", 2000, "number of comparisons to write")
 	fs.StringVar(&c.out, "out", "imdb-prefs.jsonl", "output JSONL file (TRL format plus gold_chosen/gold_rejected)")
 	fs.StringVar(&c.sft, "sft", defaultSFTPath, "SFT policy checkpoint to sample responses from")
@@ -53,11 +51,11 @@ func runPrefs(ctx context.Context, args []string) error {
 	fs.StringVar(&c.dataDir, "data-dir", "", "shared data folder (default: ../shared/data next to the project root)")
 	fs.IntVar(&c.batch, "batch", 64, "prompts sampled per sampler call")
 	fs.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: host prefs [flags]\n\nSamples 2 responses per imdb-sentiment train prompt from the SFT policy\n(48 bytes, end-of-text banned, temperature 1), labels each pair with the VADER\ngold judge, and writes TRL preference JSONL. Pairs with equal gold scores are\nskipped (counted).\n\nflags:")
+		fmt.Fprintln(fs.Output(), "usage: host prefs [flags]\n\nSamples 2 responses per imdb-sentiment train prompt from the SFT policy\n(48 bytes, end-of-text banned, temperature 1), labels each pair with the VADER\ngold judge, and writes TRL preference JSONL. Pairs with equal gold scores are\nskipped (counted).\n\nflags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return errUsage
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		fs.Usage()
@@ -115,8 +113,7 @@ func makePrefs(ctx context.Context, c prefsConfig) error {
 		pairs []prefdata.Pair
 		cnt   prefsCounts
 	)
-	bar := progressbar.NewOptions(c.n, progressbar.OptionSetWriter(os.Stderr),
-		progressbar.OptionSetDescription("prefs"), progressbar.OptionShowCount(), progressbar.OptionThrottle(200*time.Millisecond))
+	bar := progress.Stderr().NewBar("prefs", c.n, "pair")
 	// Ties are common (VADER scores text without sentiment words 0), so
 	// sample until n pairs, within a bound.
 	maxPrompts := 20*c.n + 1000
@@ -160,18 +157,17 @@ func makePrefs(ctx context.Context, c prefsConfig) error {
 		}
 	}
 	bar.Finish()
-	fmt.Fprintln(os.Stderr)
 	cnt.pairs = len(pairs)
 	if err := prefdata.WriteFile(c.out, pairs); err != nil {
 		return fmt.Errorf("prefs: %w", err)
 	}
-	fmt.Printf("wrote %d comparisons to %s (%s labels", cnt.pairs, c.out, c.label)
+	fmt.Fprintf(stdout, "wrote %d comparisons to %s (%s labels", cnt.pairs, c.out, c.label)
 	if c.label == labelBT {
-		fmt.Printf(", T=%g", c.temperature)
+		fmt.Fprintf(stdout, ", T=%g", c.temperature)
 	}
-	fmt.Printf(") in %.1fs\n", time.Since(t0).Seconds())
-	fmt.Printf("prompts used %d; skipped: %d gold ties, %d invalid UTF-8 or identical responses\n", cnt.prompts, cnt.ties, cnt.invalid)
-	fmt.Printf("labels disagreeing with the gold ordering: %d of %d (%.1f%%)\n", cnt.disagree, cnt.pairs, 100*float64(cnt.disagree)/float64(cnt.pairs))
+	fmt.Fprintf(stdout, ") in %.1fs\n", time.Since(t0).Seconds())
+	fmt.Fprintf(stdout, "prompts used %d; skipped: %d gold ties, %d invalid UTF-8 or identical responses\n", cnt.prompts, cnt.ties, cnt.invalid)
+	fmt.Fprintf(stdout, "labels disagreeing with the gold ordering: %d of %d (%.1f%%)\n", cnt.disagree, cnt.pairs, 100*float64(cnt.disagree)/float64(cnt.pairs))
 	return nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"math"
 	"os"
@@ -17,9 +16,9 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/p3o-rlhf/p3o/host/internal/pluginrt"
 	"github.com/p3o-rlhf/p3o/host/internal/prefdata"
+	"github.com/p3o-rlhf/p3o/host/internal/progress"
 	"github.com/p3o-rlhf/p3o/host/internal/task"
 	"github.com/p3o-rlhf/p3o/sdk"
-	"github.com/schollz/progressbar/v3"
 )
 
 func init() {
@@ -77,7 +76,7 @@ func runReward(ctx context.Context, args []string) error {
 		verbose bool
 		dataDir string
 	)
-	fs := flag.NewFlagSet("reward", flag.ContinueOnError)
+	fs := newFlagSet("reward")
 	fs.StringVar(&a.Reward, "reward", "plugins/rewardbtl", "reward plugin (executable or Go main package directory)")
 	fs.StringVar(&a.Data, "data", "", "comparisons: a TRL JSONL file, hh-rlhf or finegrained-qa (required)")
 	fs.Float64Var(&a.HeldOut, "heldout", 0.2, "fraction of comparisons held out for evaluation")
@@ -90,11 +89,11 @@ func runReward(ctx context.Context, args []string) error {
 	fs.BoolVar(&verbose, "v", false, "show the plugin's log")
 	fs.StringVar(&dataDir, "data-dir", "", "shared data folder (default: ../shared/data next to the project root)")
 	fs.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: host reward --data FILE|hh-rlhf|finegrained-qa [flags]\n\nTrains a reward plugin on comparisons in chunks, saving its state to\nOUT/reward.state after each chunk (interrupt and rerun with --resume).\n\nflags:")
+		fmt.Fprintln(fs.Output(), "usage: host reward --data FILE|hh-rlhf|finegrained-qa [flags]\n\nTrains a reward plugin on comparisons in chunks, saving its state to\nOUT/reward.state after each chunk (interrupt and rerun with --resume).\n\nflags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return errUsage
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 || a.Data == "" {
 		fs.Usage()
@@ -123,7 +122,7 @@ func runReward(ctx context.Context, args []string) error {
 	if verbose {
 		level = hclog.Debug
 	}
-	logger := hclog.New(&hclog.LoggerOptions{Name: "host", Level: level, Output: os.Stderr})
+	logger := hclog.New(&hclog.LoggerOptions{Name: "host", Level: level, Output: stderr})
 	return trainReward(ctx, a, out, dataDir, chunk, evalN, resume, logger)
 }
 
@@ -154,7 +153,7 @@ func trainReward(ctx context.Context, a rewardArgs, out, dataDir string, chunk, 
 	if err != nil {
 		return fmt.Errorf("reward: %w", err)
 	}
-	fmt.Printf("data %s: %s\n", a.Data, st)
+	fmt.Fprintf(stdout, "data %s: %s\n", a.Data, st)
 	train, held, err := prefdata.Split(pairs, a.HeldOut, a.Seed)
 	if err != nil {
 		return fmt.Errorf("reward: %w", err)
@@ -162,7 +161,7 @@ func trainReward(ctx context.Context, a rewardArgs, out, dataDir string, chunk, 
 	if len(train) == 0 {
 		return fmt.Errorf("reward: no training comparisons in %s", a.Data)
 	}
-	fmt.Printf("split: %d train, %d held out\n", len(train), len(held))
+	fmt.Fprintf(stdout, "split: %d train, %d held out\n", len(train), len(held))
 
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return fmt.Errorf("reward: %w", err)
@@ -209,7 +208,7 @@ func trainReward(ctx context.Context, a rewardArgs, out, dataDir string, chunk, 
 		if err := r.LoadState(ctx, state); err != nil {
 			return fmt.Errorf("reward: --resume: %w", err)
 		}
-		fmt.Printf("resumed from %s\n", statePath)
+		fmt.Fprintf(stdout, "resumed from %s\n", statePath)
 	}
 	trainCs, heldCs := prefdata.Comparisons(train), prefdata.Comparisons(held)
 
@@ -227,7 +226,7 @@ func trainReward(ctx context.Context, a rewardArgs, out, dataDir string, chunk, 
 	}
 
 	var (
-		bar       *progressbar.ProgressBar
+		bar       *progress.Bar
 		resp      *sdk.TrainResponse
 		evaluated bool // the last Train call evaluated the held-out set
 		stats     = map[string]float64{}
@@ -254,8 +253,7 @@ func trainReward(ctx context.Context, a rewardArgs, out, dataDir string, chunk, 
 		}
 		if bar == nil {
 			total := int(resp.Stats["train/steps_total"])
-			bar = progressbar.NewOptions(max(total, resp.Steps), progressbar.OptionSetWriter(os.Stderr),
-				progressbar.OptionSetDescription("reward"), progressbar.OptionShowCount(), progressbar.OptionThrottle(200*time.Millisecond))
+			bar = progress.Stderr().NewBar("reward", max(total, resp.Steps), "step")
 		}
 		bar.Set(resp.Steps)
 		desc := fmt.Sprintf("reward loss %.3f", resp.Loss)
@@ -266,7 +264,6 @@ func trainReward(ctx context.Context, a rewardArgs, out, dataDir string, chunk, 
 	}
 	if bar != nil {
 		bar.Finish()
-		fmt.Fprintln(os.Stderr)
 	}
 	if !evaluated && len(held) > 0 {
 		// A call with no steps left only evaluates.
@@ -283,20 +280,20 @@ func trainReward(ctx context.Context, a rewardArgs, out, dataDir string, chunk, 
 		Records: st.Records, Skipped: st.Skipped, TrainPairs: len(train), HeldOutPairs: len(held),
 		Steps: resp.Steps, Seconds: time.Since(t0).Seconds(), HeldOutAccuracy: resp.HeldOutAccuracy, Stats: stats,
 	}
-	fmt.Printf("steps %d, held-out pairwise accuracy %.4f on %d pairs (chance 0.5)\n", resp.Steps, resp.HeldOutAccuracy, len(held))
+	fmt.Fprintf(stdout, "steps %d, held-out pairwise accuracy %.4f on %d pairs (chance 0.5)\n", resp.Steps, resp.HeldOutAccuracy, len(held))
 	if gold := withGold(held); len(gold) > 0 {
 		rho, acc, err := goldAgreement(ctx, r, gold)
 		if err != nil {
 			return fmt.Errorf("reward: gold agreement: %w", err)
 		}
 		rep.Spearman, rep.GoldAccuracy = &rho, &acc
-		fmt.Printf("on %d held-out responses with gold scores: Spearman(reward, gold) %.4f; pairs ordered as gold %.4f\n", 2*len(gold), rho, acc)
+		fmt.Fprintf(stdout, "on %d held-out responses with gold scores: Spearman(reward, gold) %.4f; pairs ordered as gold %.4f\n", 2*len(gold), rho, acc)
 	}
 	b, _ = json.MarshalIndent(rep, "", "  ")
 	if err := writeFileAtomic(filepath.Join(out, rewardReportFile), append(b, '\n')); err != nil {
 		return fmt.Errorf("reward: %w", err)
 	}
-	fmt.Printf("state %s, report %s (%.1fs)\n", statePath, filepath.Join(out, rewardReportFile), rep.Seconds)
+	fmt.Fprintf(stdout, "state %s, report %s (%.1fs)\n", statePath, filepath.Join(out, rewardReportFile), rep.Seconds)
 	return nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
 
 	"github.com/p3o-rlhf/p3o/host/internal/sft"
 )
@@ -16,7 +15,7 @@ func init() {
 // runSFT parses flags over an optional TOML config and runs sft.Run. Flags
 // set on the command line win over the file, which wins over the defaults.
 func runSFT(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("sft", flag.ContinueOnError)
+	fs := newFlagSet("sft")
 	def := sft.DefaultConfig()
 	var (
 		configPath = fs.String("config", "", "TOML file with any of the settings below (unknown keys are errors)")
@@ -50,11 +49,8 @@ func runSFT(ctx context.Context, args []string) error {
 		fmt.Fprintln(fs.Output(), "usage: host sft [flags]\n\nTrains the policy GPT on text; rerun the same command to resume an interrupted run.\n\nflags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return nil
-		}
-		return errUsage
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("sft: unexpected argument %q", fs.Arg(0))
@@ -126,16 +122,16 @@ func runSFT(ctx context.Context, args []string) error {
 		cfg.PromptTokens = max(1, min(cfg.PromptTokens, cfg.Model.Context/4))
 		cfg.SampleTokens = cfg.Model.Context - cfg.PromptTokens + 1
 	}
-	opts := sft.Options{Log: os.Stdout}
+	opts := sft.Options{Log: stdout}
 	if !*noBar {
-		opts.Progress = os.Stderr
+		opts.Progress = stderr
 	}
 	res, err := sft.Run(ctx, cfg, opts)
 	if err != nil {
 		return err
 	}
 	if !res.Done {
-		fmt.Printf("stopped at step %d of %d; rerun the same command to resume\n", res.Step, cfg.Steps)
+		fmt.Fprintf(stdout, "stopped at step %d of %d; rerun the same command to resume\n", res.Step, cfg.Steps)
 	}
 	return nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -46,7 +45,7 @@ func runTrain(ctx context.Context, args []string) error {
 		resume, verbose            bool
 		sets                       trainSets
 	)
-	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	fs := newFlagSet("train")
 	fs.StringVar(&algo, "algo", "", "algorithm plugin: a Go main package directory (e.g. plugins/p3o) or an executable")
 	fs.StringVar(&reward, "reward", "", "reward plugin (default from the config: plugins/rewardbtl)")
 	fs.StringVar(&cfgPath, "config", "", "TOML config file (default: the embedded default; with --resume, OUT/config.toml)")
@@ -55,11 +54,11 @@ func runTrain(ctx context.Context, args []string) error {
 	fs.Var(&sets, "set", "override a config key: --set train.lr=1e-4, --set algo.variant=v2 (repeatable)")
 	fs.BoolVar(&verbose, "v", false, "debug logging (plugin logs included)")
 	fs.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: host --algo PATH [--reward PATH] [--config FILE] [--out DIR] [--resume] [--set key=value ...]\n\nRuns the RLHF pipeline: SFT policy, preference data, reward model (cached), then the\nalgorithm, and a before/after table of gold reward and KL on held-out prompts.\n\nflags:")
+		fmt.Fprintln(fs.Output(), "usage: host --algo PATH [--reward PATH] [--config FILE] [--out DIR] [--resume] [--set key=value ...]\n\nRuns the RLHF pipeline: SFT policy, preference data, reward model (cached), then the\nalgorithm, and a before/after table of gold reward and KL on held-out prompts.\n\nflags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return errUsage
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		fs.Usage()
@@ -101,7 +100,7 @@ func runTrain(ctx context.Context, args []string) error {
 	if verbose {
 		level = hclog.Debug
 	}
-	logger := hclog.New(&hclog.LoggerOptions{Name: "host", Level: level, Output: os.Stderr})
+	logger := hclog.New(&hclog.LoggerOptions{Name: "host", Level: level, Output: stderr})
 	return trainPipeline(ctx, cfg, resume, logger)
 }
 
@@ -125,7 +124,7 @@ func trainPipeline(ctx context.Context, cfg *config.Config, resume bool, logger 
 		return fmt.Errorf("algorithm plugin %s: %w", cfg.Run.Algo, err)
 	}
 	spec := algo.Spec()
-	fmt.Fprintf(os.Stderr, "algorithm %s %s (%s, %d responses per prompt, value head %v, reference %v)\n",
+	fmt.Fprintf(stderr, "algorithm %s %s (%s, %d responses per prompt, value head %v, reference %v)\n",
 		spec.Name, spec.Version, spec.Mode, spec.ResponsesPerPrompt, spec.NeedsValueHead, spec.NeedsReference)
 
 	// Task data.
@@ -165,9 +164,9 @@ func trainPipeline(ctx context.Context, cfg *config.Config, resume bool, logger 
 		}
 		policy, tok, sftPath = hf.Model, hf.Tok, ""
 		c := policy.Config
-		fmt.Fprintln(os.Stderr, pipeline.Banner(1, "policy", fmt.Sprintf("Hugging Face GPT-2 %s (d_model %d, %d layers, %d heads, vocabulary %d, end-of-text %d)", cfg.Policy.HF, c.DModel, c.Layers, c.Heads, c.Vocab, tok.EOT())))
+		fmt.Fprintln(stderr, pipeline.Banner(1, "policy", fmt.Sprintf("Hugging Face GPT-2 %s (d_model %d, %d layers, %d heads, vocabulary %d, end-of-text %d)", cfg.Policy.HF, c.DModel, c.Layers, c.Heads, c.Vocab, tok.EOT())))
 	case sftPath != "":
-		fmt.Fprintln(os.Stderr, pipeline.Banner(1, "SFT policy", sftPath))
+		fmt.Fprintln(stderr, pipeline.Banner(1, "SFT policy", sftPath))
 		if !pipeline.Exists(sftPath) {
 			return pipeline.MissingSFT(sftPath)
 		}
@@ -176,7 +175,7 @@ func trainPipeline(ctx context.Context, cfg *config.Config, resume bool, logger 
 		}
 	default:
 		s := cfg.Policy.Init
-		fmt.Fprintln(os.Stderr, pipeline.Banner(1, "policy", fmt.Sprintf("random init d_model %d, %d layers, %d heads (policy.sft is empty)", s.DModel, s.Layers, s.Heads)))
+		fmt.Fprintln(stderr, pipeline.Banner(1, "policy", fmt.Sprintf("random init d_model %d, %d layers, %d heads (policy.sft is empty)", s.DModel, s.Layers, s.Heads)))
 		mc := nn.Config{Vocab: s.Vocab, Context: s.Context, DModel: s.DModel, Heads: s.Heads, Layers: s.Layers}
 		if policy, err = nn.NewModel(mc, cfg.Run.Seed); err != nil {
 			return fmt.Errorf("policy.init: %w", err)
@@ -230,9 +229,9 @@ func trainPipeline(ctx context.Context, cfg *config.Config, resume bool, logger 
 		}
 		prefsPath = pipeline.PrefsPath(cache, pipeline.Key("prefs/v1", sftHash, fmt.Sprint(cfg.Prefs.N), fmt.Sprint(cfg.Run.Seed)))
 		if pipeline.Exists(prefsPath) {
-			fmt.Fprintln(os.Stderr, pipeline.Banner(2, "preference data", "cached: "+prefsPath))
+			fmt.Fprintln(stderr, pipeline.Banner(2, "preference data", "cached: "+prefsPath))
 		} else {
-			fmt.Fprintln(os.Stderr, pipeline.Banner(2, "preference data", fmt.Sprintf("generating %d comparisons -> %s", cfg.Prefs.N, prefsPath)))
+			fmt.Fprintln(stderr, pipeline.Banner(2, "preference data", fmt.Sprintf("generating %d comparisons -> %s", cfg.Prefs.N, prefsPath)))
 			if err := os.MkdirAll(filepath.Dir(prefsPath), 0o755); err != nil {
 				return err
 			}
@@ -243,7 +242,7 @@ func trainPipeline(ctx context.Context, cfg *config.Config, resume bool, logger 
 			}
 		}
 	} else if prefsPath != "" {
-		fmt.Fprintln(os.Stderr, pipeline.Banner(2, "preference data", prefsPath))
+		fmt.Fprintln(stderr, pipeline.Banner(2, "preference data", prefsPath))
 	}
 	var pairs []prefdata.Pair
 	if prefsPath != "" {
@@ -251,17 +250,17 @@ func trainPipeline(ctx context.Context, cfg *config.Config, resume bool, logger 
 		if pairs, st, err = prefdata.ReadFile(ctx, prefsPath); err != nil {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "preference data: %s\n", st)
+		fmt.Fprintf(stderr, "preference data: %s\n", st)
 	}
 
 	// Stage 3: the reward model.
 	var rewardState []byte
 	if rw != nil && !trainable {
-		fmt.Fprintln(os.Stderr, pipeline.Banner(3, "reward", rw.Spec().Name+" (not trainable: used as is)"))
+		fmt.Fprintln(stderr, pipeline.Banner(3, "reward", rw.Spec().Name+" (not trainable: used as is)"))
 	}
 	if trainable {
 		if cfg.RewardModel.State != "" {
-			fmt.Fprintln(os.Stderr, pipeline.Banner(3, "reward model", "state "+cfg.RewardModel.State))
+			fmt.Fprintln(stderr, pipeline.Banner(3, "reward model", "state "+cfg.RewardModel.State))
 			if rewardState, err = os.ReadFile(cfg.RewardModel.State); err != nil {
 				return fmt.Errorf("reward_model.state: %w", err)
 			}
@@ -285,9 +284,9 @@ func trainPipeline(ctx context.Context, cfg *config.Config, resume bool, logger 
 			dir := pipeline.RewardDir(cache, pipeline.Key("reward/v3", prefsHash, srcHash, string(resolvedOpts), fmt.Sprint(cfg.Prefs.HeldOut), fmt.Sprint(cfg.Run.Seed)))
 			statePath := filepath.Join(dir, rewardStateFile)
 			if pipeline.Exists(filepath.Join(dir, rewardReportFile)) {
-				fmt.Fprintln(os.Stderr, pipeline.Banner(3, "reward model", "cached: "+dir))
+				fmt.Fprintln(stderr, pipeline.Banner(3, "reward model", "cached: "+dir))
 			} else {
-				fmt.Fprintln(os.Stderr, pipeline.Banner(3, "reward model", fmt.Sprintf("training %s -> %s", cfg.Run.Reward, dir)))
+				fmt.Fprintln(stderr, pipeline.Banner(3, "reward model", fmt.Sprintf("training %s -> %s", cfg.Run.Reward, dir)))
 				a := rewardArgs{Reward: cfg.Run.Reward, Data: prefsPath, HeldOut: cfg.Prefs.HeldOut, Seed: cfg.Run.Seed, Options: string(rewardOpts)}
 				resumeReward := pipeline.Exists(statePath) && pipeline.Exists(filepath.Join(dir, rewardRunFile))
 				if !resumeReward {
@@ -325,9 +324,9 @@ func trainPipeline(ctx context.Context, cfg *config.Config, resume bool, logger 
 			return err
 		}
 	}
-	fmt.Fprintln(os.Stderr, pipeline.Banner(4, spec.Name, fmt.Sprintf("%d steps -> %s", cfg.Run.Steps, cfg.Run.Out)))
+	fmt.Fprintln(stderr, pipeline.Banner(4, spec.Name, fmt.Sprintf("%d steps -> %s", cfg.Run.Steps, cfg.Run.Out)))
 	run := &rl.Run{
-		Cfg: cfg, Out: cfg.Run.Out, Resume: resume, Log: logger, Stderr: os.Stderr,
+		Cfg: cfg, Out: cfg.Run.Out, Resume: resume, Log: logger, Stderr: stderr,
 		Algo: algo, AlgoSpec: spec,
 		Task: tk, Words: vocab, Tok: tok, Policy: policy, Ref: policy.Clone(),
 		IsRestart: func(err error) bool { return errors.Is(err, pluginrt.ErrRestarted) },
@@ -355,6 +354,6 @@ func trainPipeline(ctx context.Context, cfg *config.Config, resume bool, logger 
 	if n := algo.Restarts(); n > 0 {
 		logger.Warn("algorithm plugin was replaced during the run", "plugin", spec.Name, "restarts", n)
 	}
-	fmt.Fprintf(os.Stderr, "pipeline wall time %.1f s\n", time.Since(t0).Seconds())
+	fmt.Fprintf(stderr, "pipeline wall time %.1f s\n", time.Since(t0).Seconds())
 	return nil
 }

@@ -11,12 +11,16 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/p3o-rlhf/p3o/host/internal/progress"
 )
 
 // command is one subcommand of the host.
@@ -33,8 +37,40 @@ func register(name, summary string, run func(ctx context.Context, args []string)
 	commands[name] = command{summary: summary, run: run}
 }
 
+// stderr and stdout are the process's outputs through its progress console
+// (package progress): a line written to either while a progress bar is drawn
+// on the terminal prints above the bar instead of through it. Every log
+// line of the host and its plugins goes through them.
+var (
+	stderr io.Writer = progress.Stderr()
+	stdout io.Writer = progress.Stderr().Writer(os.Stdout)
+)
+
 // errUsage is returned for a usage problem already explained to the user.
 var errUsage = errors.New("usage")
+
+// errHelp is returned by a command whose usage was asked for (-h, --help):
+// the usage is printed and the host exits 0.
+var errHelp = errors.New("help requested")
+
+// newFlagSet returns a command's flag set, printing to stderr.
+func newFlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// parseFlags parses a command's flags: errHelp after -h or --help (the
+// usage is printed), errUsage for a bad flag (explained).
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errHelp
+		}
+		return errUsage
+	}
+	return nil
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -42,7 +78,7 @@ func main() {
 	stop()
 	if err != nil {
 		if !errors.Is(err, errUsage) {
-			fmt.Fprintln(os.Stderr, "host:", err)
+			fmt.Fprintln(stderr, "host:", err)
 		}
 		os.Exit(1)
 	}
@@ -59,14 +95,22 @@ func run(ctx context.Context, args []string) error {
 			usage()
 			return fmt.Errorf("unknown command %q", args[0])
 		}
-		return c.run(ctx, args[1:])
+		return helpIsNoError(c.run(ctx, args[1:]))
 	}
 	// No subcommand: the main job, the RLHF loop ("train").
 	c, ok := commands["train"]
 	if !ok {
 		return errors.New("the train command is not built into this host")
 	}
-	return c.run(ctx, args)
+	return helpIsNoError(c.run(ctx, args))
+}
+
+// helpIsNoError maps errHelp (the usage was asked for and printed) to nil.
+func helpIsNoError(err error) error {
+	if errors.Is(err, errHelp) {
+		return nil
+	}
+	return err
 }
 
 func usage() {
@@ -75,8 +119,8 @@ func usage() {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	fmt.Fprintln(os.Stderr, "usage: host [train flags] | host COMMAND [flags]\n\ncommands:")
+	fmt.Fprintln(stderr, "usage: host [train flags] | host COMMAND [flags]\n\ncommands:")
 	for _, n := range names {
-		fmt.Fprintf(os.Stderr, "  %-10s %s\n", n, commands[n].summary)
+		fmt.Fprintf(stderr, "  %-10s %s\n", n, commands[n].summary)
 	}
 }

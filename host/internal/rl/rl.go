@@ -29,13 +29,13 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/schollz/progressbar/v3"
 
 	"github.com/p3o-rlhf/p3o/host/internal/checkpoint"
 	"github.com/p3o-rlhf/p3o/host/internal/config"
 	"github.com/p3o-rlhf/p3o/host/internal/klctl"
 	"github.com/p3o-rlhf/p3o/host/internal/metrics"
 	"github.com/p3o-rlhf/p3o/host/internal/prefdata"
+	"github.com/p3o-rlhf/p3o/host/internal/progress"
 	"github.com/p3o-rlhf/p3o/host/internal/rewardnorm"
 	"github.com/p3o-rlhf/p3o/host/internal/task"
 	"github.com/p3o-rlhf/p3o/host/internal/words"
@@ -52,7 +52,8 @@ type Run struct {
 	// Resume continues from the newest checkpoint in Out/checkpoints.
 	Resume bool
 	Log    hclog.Logger
-	// Stderr receives progress bars, summary lines and the final table.
+	// Stderr receives progress bars, summary lines and the final table
+	// (through a progress.Console: pass the one that log lines go to).
 	Stderr io.Writer
 
 	// Algo is the algorithm plugin and AlgoSpec its Spec.
@@ -82,6 +83,7 @@ type Run struct {
 	BeforeCheckpointRename func(string)
 
 	// set up by Train
+	console   *progress.Console
 	opt       *nn.AdamW
 	kl        klctl.Controller
 	norm      *rewardnorm.Normalizer
@@ -129,18 +131,11 @@ func (r *Run) Train(ctx context.Context) (*Result, error) {
 	}
 	res.Before = before
 
-	var bar *progressbar.ProgressBar
+	// Progress: a bar on a terminal (log lines print above it), plain
+	// periodic lines otherwise (package progress).
+	var bar *progress.Bar
 	if r.Cfg.Run.Progress && r.Cfg.Run.Steps >= r.startAt {
-		bar = progressbar.NewOptions(r.Cfg.Run.Steps-r.startAt+1,
-			progressbar.OptionSetWriter(r.Stderr),
-			progressbar.OptionSetDescription(fmt.Sprintf("%s %s", r.AlgoSpec.Name, r.AlgoSpec.Mode)),
-			progressbar.OptionShowCount(),
-			progressbar.OptionShowIts(),
-			progressbar.OptionSetItsString("step"),
-			progressbar.OptionSetPredictTime(true),
-			progressbar.OptionClearOnFinish(),
-			progressbar.OptionThrottle(200*time.Millisecond),
-		)
+		bar = r.console.NewBar(r.AlgoSpec.Name, r.Cfg.Run.Steps-r.startAt+1, "step")
 	}
 	for step := r.startAt; step <= r.Cfg.Run.Steps; step++ {
 		if err := ctx.Err(); err != nil {
@@ -184,12 +179,9 @@ func (r *Run) Train(ctx context.Context) (*Result, error) {
 			return nil, err
 		}
 		if bar != nil {
-			bar.Describe(fmt.Sprintf("%s | reward %+.3f gold %+.3f kl %.2f", r.AlgoSpec.Name, rec["reward/mean"], rec["gold/mean"], rec["kl/ref"]))
+			bar.Describe(fmt.Sprintf("reward %+.3f gold %+.3f kl %.2f", rec["reward/mean"], rec["gold/mean"], rec["kl/ref"]))
 		}
 		if le := r.Cfg.Run.LogEvery; le > 0 && (step%le == 0 || step == r.Cfg.Run.Steps || step == r.startAt) {
-			if bar != nil {
-				bar.Clear()
-			}
 			fmt.Fprintln(r.Stderr, metrics.Summary(rec))
 		}
 		if ce := r.Cfg.Run.CheckpointEvery; step == r.Cfg.Run.Steps || (ce > 0 && step%ce == 0) {
@@ -202,7 +194,7 @@ func (r *Run) Train(ctx context.Context) (*Result, error) {
 		}
 	}
 	if bar != nil {
-		bar.Finish()
+		bar.Clear() // the summary lines and the table say the rest
 	}
 
 	after, err := r.evaluate(ctx, r.Cfg.Run.Steps, r.Policy, r.polTr, r.polSampler())
@@ -225,6 +217,9 @@ func (r *Run) setup(ctx context.Context) error {
 	if r.Stderr == nil {
 		r.Stderr = os.Stderr
 	}
+	// Every line goes through one console, so none cuts through the bar.
+	r.console = progress.For(r.Stderr)
+	r.Stderr = r.console
 	if r.Log == nil {
 		r.Log = hclog.NewNullLogger()
 	}

@@ -13,10 +13,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/p3o-rlhf/p3o/host/internal/progress"
 	"github.com/p3o-rlhf/p3o/host/internal/textdata"
 	"github.com/p3o-rlhf/p3o/nn"
 	"github.com/p3o-rlhf/p3o/nn/safetensors"
-	"github.com/schollz/progressbar/v3"
 )
 
 // Files in the run directory.
@@ -29,9 +29,13 @@ const (
 
 // Options are the run's side channels; none changes the numbers.
 type Options struct {
-	// Progress receives the progress bar (nil: no bar).
+	// Progress receives the progress bar (nil: no bar): a redrawn bar on
+	// a terminal, plain lines now and then otherwise (package progress).
 	Progress io.Writer
-	// Log receives evaluations, checkpoints and samples (nil: discarded).
+	// Log receives evaluations, checkpoints and samples (nil: discarded);
+	// when it shares the terminal with Progress, pass a writer of the
+	// progress console (progress.Stderr().Writer(os.Stdout)) so that its
+	// lines print above the bar.
 	Log io.Writer
 	// StopAfter stops this call after that many steps as if interrupted,
 	// checkpointing first (0: no limit); for resume tests.
@@ -280,18 +284,10 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 		f.Close()
 	}
 
-	var bar *progressbar.ProgressBar
+	var bar *progress.Bar
 	if opts.Progress != nil {
-		bar = progressbar.NewOptions(cfg.Steps,
-			progressbar.OptionSetWriter(opts.Progress),
-			progressbar.OptionSetDescription("sft"),
-			progressbar.OptionShowCount(),
-			progressbar.OptionSetWidth(30),
-			progressbar.OptionThrottle(250*time.Millisecond),
-			progressbar.OptionSetPredictTime(true),
-			progressbar.OptionShowDescriptionAtLineEnd(),
-		)
-		bar.Set(st.Step)
+		bar = progress.For(opts.Progress).NewBar("sft", cfg.Steps, "step")
+		bar.Resume(st.Step)
 	}
 	sessionStart := time.Now()
 	wall0, cpu0, cpuStart := st.WallSeconds, st.CPUSeconds, processCPUSeconds()
@@ -367,9 +363,6 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 				NatsPerByte: npb, TrainLoss: lossSum / float64(lossN), TokensPerSec: float64(tokSince) / trainSince.Seconds()}
 			st.Evals = append(st.Evals, p)
 			appendMetric(p)
-			if bar != nil {
-				fmt.Fprintln(opts.Progress) // keep the bar's last state on its own line
-			}
 			logf("step %d  wall %.0fs  cpu %.0fs  train loss %.4f  held-out %.4f nats/byte  %.0f tok/s", p.Step, p.WallSeconds, p.CPUSeconds, p.TrainLoss, p.NatsPerByte, p.TokensPerSec)
 			lossSum, lossN, tokSince, trainSince = 0, 0, 0, 0
 		}
@@ -383,7 +376,6 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 	}
 	if bar != nil {
 		bar.Finish()
-		fmt.Fprintln(opts.Progress)
 	}
 	res := &Result{Step: st.Step, Evals: st.Evals, Model: m}
 	if stopped != "" {
