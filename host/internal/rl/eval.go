@@ -82,7 +82,10 @@ func (r *Run) evaluate(ctx context.Context, step int, m *nn.Model, tr *nn.Traine
 		}
 		gold[i] = r.judge.Score(q.promptText, q.respText)
 		if r.Words != nil {
-			nWords[i], nValid[i] = r.Words.Add(&wc, q.promptText, q.respText)
+			// A response that ended at end-of-text is whole; any other
+			// was cut by the length limit.
+			cut := len(q.resp) == 0 || q.resp[len(q.resp)-1] != r.Tok.EOT()
+			nWords[i], nValid[i] = r.Words.Add(&wc, q.promptText, q.respText, cut)
 		}
 		if i < r.Cfg.Eval.Samples {
 			e.Samples = append(e.Samples, EvalSample{Prompt: q.promptText, Response: q.respText, Gold: gold[i]})

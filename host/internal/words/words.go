@@ -77,15 +77,16 @@ func Split(text string) []string {
 
 // Response returns the words of a response to prompt: a word that starts in
 // the prompt and continues into the response counts whole (the prompt
-// "This movi" with the response "e was fun" gives "movie", "was"); a word
-// that reaches the end of the response is left out, because a response of
-// fixed length is cut there, usually inside a word. Words wholly inside
-// the prompt are not the response's.
-func Response(prompt, response string) []string {
+// "This movi" with the response "e was fun" gives "movie", "was", "fun");
+// words wholly inside the prompt are not the response's. When cut is true
+// (the response stopped at a length limit, not at its end-of-text), a word
+// that reaches the end of the response is left out: the limit usually cuts
+// it in the middle.
+func Response(prompt, response string, cut bool) []string {
 	text := prompt + response
 	var out []string
 	forEach(text, func(start, end int) {
-		if end <= len(prompt) || rawEnd(text, end) == len(text) {
+		if end <= len(prompt) || (cut && rawEnd(text, end) == len(text)) {
 			return
 		}
 		out = append(out, string(appendLower(nil, text[start:end])))
@@ -101,9 +102,10 @@ type Count struct {
 	Words, Valid int
 }
 
-// Add tallies one response to prompt.
-func (v *Vocabulary) Add(c *Count, prompt, response string) (words, valid int) {
-	for _, w := range Response(prompt, response) {
+// Add tallies one response to prompt (cut as for Response) and returns its
+// number of words and of valid words.
+func (v *Vocabulary) Add(c *Count, prompt, response string, cut bool) (words, valid int) {
+	for _, w := range Response(prompt, response, cut) {
 		words++
 		if v.Contains(w) {
 			valid++

@@ -34,18 +34,21 @@ func TestSplit(t *testing.T) {
 func TestResponse(t *testing.T) {
 	tests := []struct {
 		name, prompt, response string
+		cut                    bool
 		want                   []string
 	}{
-		{"joins the word across the boundary", "This movi", "e was fun ", []string{"movie", "was", "fun"}},
-		{"prompt words are not the response's", "This movie", " was fun.", []string{"was", "fun"}},
-		{"last word cut by the length limit", "I", " liked the acto", []string{"liked", "the"}},
-		{"cut after an apostrophe", "I", " liked the actors'", []string{"liked", "the"}},
-		{"empty response", "Great film", "", nil},
-		{"no words", "Great", " 10/10 !!", nil},
+		{"joins the word across the boundary", "This movi", "e was fun ", true, []string{"movie", "was", "fun"}},
+		{"prompt words are not the response's", "This movie", " was fun.", true, []string{"was", "fun"}},
+		{"last word cut by the length limit", "I", " liked the acto", true, []string{"liked", "the"}},
+		{"cut after an apostrophe", "I", " liked the actors'", true, []string{"liked", "the"}},
+		{"ended at end-of-text: the last word counts", "I", " liked the actors", false, []string{"liked", "the", "actors"}},
+		{"whole response one cut word", "I", "ndeed", true, nil},
+		{"empty response", "Great film", "", true, nil},
+		{"no words", "Great", " 10/10 !!", true, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := words.Response(tc.prompt, tc.response); !slices.Equal(got, tc.want) {
+			if got := words.Response(tc.prompt, tc.response, tc.cut); !slices.Equal(got, tc.want) {
 				t.Errorf("got %q, want %q", got, tc.want)
 			}
 		})
@@ -68,11 +71,11 @@ func TestVocabularyAndCount(t *testing.T) {
 		}
 	}
 	var c words.Count
-	// "the film was good." -> the, film, was, good: 2 of 4 valid.
-	if w, ok := v.Add(&c, "The", " film was good."); w != 3 || ok != 1 {
+	// "The" + " film was good.": film, was, good ("the" is the prompt's); only film is valid.
+	if w, ok := v.Add(&c, "The", " film was good.", true); w != 3 || ok != 1 {
 		t.Errorf("Add: got %d words, %d valid; want 3, 1 (film, was, good)", w, ok)
 	}
-	v.Add(&c, "A", " film the fi")
+	v.Add(&c, "A", " film the fi", true)
 	if c.Responses != 2 || c.Words != 5 || c.Valid != 3 {
 		t.Errorf("got %+v, want 2 responses, 5 words, 3 valid", c)
 	}
@@ -117,13 +120,13 @@ func TestIMDBVocabulary(t *testing.T) {
 	var real, shuffled words.Count
 	for i, r := range test[:500] {
 		text := r.Text[:min(len(r.Text), 60)]
-		v.Add(&real, "", text)
+		v.Add(&real, "", text, true)
 		b := []byte(text)
 		for j := range b { // a fixed permutation of the bytes
 			k := (j*7 + i) % len(b)
 			b[j], b[k] = b[k], b[j]
 		}
-		v.Add(&shuffled, "", string(b))
+		v.Add(&shuffled, "", string(b), true)
 	}
 	if got := real.Validity(); got < 0.97 {
 		t.Errorf("test-split text: got validity %.3f, want >= 0.97", got)
