@@ -8,7 +8,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/p3o-rlhf/p3o/host/internal/pluginrt"
 	"github.com/p3o-rlhf/p3o/host/internal/prefdata"
 	"github.com/p3o-rlhf/p3o/host/internal/progress"
+	"github.com/p3o-rlhf/p3o/host/internal/rewardeval"
 	"github.com/p3o-rlhf/p3o/host/internal/task"
 	"github.com/p3o-rlhf/p3o/sdk"
 )
@@ -46,17 +46,21 @@ type rewardArgs struct {
 // rewardReport is report.json.
 type rewardReport struct {
 	rewardArgs
-	Plugin          string             `json:"plugin"`
-	Records         int                `json:"records"`
-	Skipped         map[string]int     `json:"skipped,omitempty"`
-	TrainPairs      int                `json:"train_pairs"`
-	HeldOutPairs    int                `json:"heldout_pairs"`
-	Steps           int                `json:"steps"`
-	Seconds         float64            `json:"seconds"`
-	HeldOutAccuracy float64            `json:"heldout_accuracy"`
-	GoldAccuracy    *float64           `json:"heldout_gold_accuracy,omitempty"`
-	Spearman        *float64           `json:"heldout_spearman_gold,omitempty"`
-	Stats           map[string]float64 `json:"stats,omitempty"`
+	Plugin          string         `json:"plugin"`
+	Records         int            `json:"records"`
+	Skipped         map[string]int `json:"skipped,omitempty"`
+	TrainPairs      int            `json:"train_pairs"`
+	HeldOutPairs    int            `json:"heldout_pairs"`
+	Steps           int            `json:"steps"`
+	Seconds         float64        `json:"seconds"`
+	HeldOutAccuracy float64        `json:"heldout_accuracy"`
+	GoldAccuracy    *float64       `json:"heldout_gold_accuracy,omitempty"`
+	Spearman        *float64       `json:"heldout_spearman_gold,omitempty"`
+	// GoldMarginAccuracy is GoldAccuracy over the GoldMarginPairs held-out
+	// pairs whose gold scores differ by more than rewardeval.Margin.
+	GoldMarginAccuracy *float64           `json:"heldout_gold_margin_accuracy,omitempty"`
+	GoldMarginPairs    int                `json:"heldout_gold_margin_pairs,omitempty"`
+	Stats              map[string]float64 `json:"stats,omitempty"`
 }
 
 // setFlags collects repeated --set key=value flags.
@@ -282,12 +286,13 @@ func trainReward(ctx context.Context, a rewardArgs, out, dataDir string, chunk, 
 	}
 	fmt.Fprintf(stdout, "steps %d, held-out pairwise accuracy %.4f on %d pairs (chance 0.5)\n", resp.Steps, resp.HeldOutAccuracy, len(held))
 	if gold := withGold(held); len(gold) > 0 {
-		rho, acc, err := goldAgreement(ctx, r, gold)
+		ag, err := goldAgreement(ctx, r, gold)
 		if err != nil {
 			return fmt.Errorf("reward: gold agreement: %w", err)
 		}
-		rep.Spearman, rep.GoldAccuracy = &rho, &acc
-		fmt.Fprintf(stdout, "on %d held-out responses with gold scores: Spearman(reward, gold) %.4f; pairs ordered as gold %.4f\n", 2*len(gold), rho, acc)
+		rep.Spearman, rep.GoldAccuracy = finite(ag.Spearman), finite(ag.Accuracy)
+		rep.GoldMarginAccuracy, rep.GoldMarginPairs = finite(ag.MarginAccuracy), ag.MarginPairs
+		fmt.Fprintln(stdout, ag)
 	}
 	b, _ = json.MarshalIndent(rep, "", "  ")
 	if err := writeFileAtomic(filepath.Join(out, rewardReportFile), append(b, '\n')); err != nil {
@@ -308,10 +313,9 @@ func withGold(pairs []prefdata.Pair) []prefdata.Pair {
 	return out
 }
 
-// goldAgreement scores every response of pairs with the reward and returns
-// the Spearman correlation between reward and gold scores over all responses,
-// and the fraction of pairs the reward orders as the gold scores do.
-func goldAgreement(ctx context.Context, r sdk.Reward, pairs []prefdata.Pair) (rho, acc float64, err error) {
+// goldAgreement scores every response of pairs with the reward and measures
+// its agreement with their gold scores (package rewardeval).
+func goldAgreement(ctx context.Context, r sdk.Reward, pairs []prefdata.Pair) (rewardeval.Agreement, error) {
 	samples := make([]sdk.Sample, 0, 2*len(pairs))
 	gold := make([]float64, 0, 2*len(pairs))
 	for _, p := range pairs {
@@ -320,73 +324,41 @@ func goldAgreement(ctx context.Context, r sdk.Reward, pairs []prefdata.Pair) (rh
 	}
 	resp, err := r.Score(ctx, &sdk.ScoreRequest{Samples: samples})
 	if err != nil {
-		return 0, 0, err
+		return rewardeval.Agreement{}, err
 	}
 	if len(resp.Scores) != len(samples) {
-		return 0, 0, fmt.Errorf("got %d scores for %d samples", len(resp.Scores), len(samples))
+		return rewardeval.Agreement{}, fmt.Errorf("got %d scores for %d samples", len(resp.Scores), len(samples))
 	}
-	for i := range pairs {
-		dr, dg := resp.Scores[2*i]-resp.Scores[2*i+1], gold[2*i]-gold[2*i+1]
-		switch {
-		case dr*dg > 0:
-			acc++
-		case dr == 0 || dg == 0:
-			acc += 0.5
-		}
-	}
-	return spearman(resp.Scores, gold), acc / float64(len(pairs)), nil
+	return rewardeval.Measure(resp.Scores, gold)
 }
 
-// spearman is the Spearman rank correlation of x and y (average ranks for
-// ties); NaN when either is constant or they have fewer than 2 entries.
-func spearman(x, y []float64) float64 {
-	if len(x) != len(y) || len(x) < 2 {
-		return math.NaN()
+// rewardSummary renders a reward run's report.json as one line: held-out
+// accuracy on the labels and agreement with the gold judge.
+func rewardSummary(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("reward report: %w", err)
 	}
-	return pearson(ranks(x), ranks(y))
+	var rep rewardReport
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return "", fmt.Errorf("reward report %s: %w", path, err)
+	}
+	s := fmt.Sprintf("reward model: held-out accuracy %.3f on %d pairs", rep.HeldOutAccuracy, rep.HeldOutPairs)
+	if rep.Spearman != nil {
+		s += fmt.Sprintf("; vs gold: Spearman %.3f", *rep.Spearman)
+	}
+	if rep.GoldMarginAccuracy != nil {
+		s += fmt.Sprintf(", pairs ordered as gold %.3f of the %d whose gold differs by > %.1f", *rep.GoldMarginAccuracy, rep.GoldMarginPairs, rewardeval.Margin)
+	}
+	return s, nil
 }
 
-// ranks returns the 1-based ranks of v, ties sharing their average rank.
-func ranks(v []float64) []float64 {
-	idx := make([]int, len(v))
-	for i := range idx {
-		idx[i] = i
+// finite returns &x, or nil when x is NaN or infinite (JSON has no NaN).
+func finite(x float64) *float64 {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return nil
 	}
-	sort.SliceStable(idx, func(a, b int) bool { return v[idx[a]] < v[idx[b]] })
-	r := make([]float64, len(v))
-	for i := 0; i < len(idx); {
-		j := i
-		for j+1 < len(idx) && v[idx[j+1]] == v[idx[i]] {
-			j++
-		}
-		avg := float64(i+j)/2 + 1
-		for k := i; k <= j; k++ {
-			r[idx[k]] = avg
-		}
-		i = j + 1
-	}
-	return r
-}
-
-func pearson(x, y []float64) float64 {
-	n := float64(len(x))
-	var mx, my float64
-	for i := range x {
-		mx += x[i]
-		my += y[i]
-	}
-	mx, my = mx/n, my/n
-	var sxy, sxx, syy float64
-	for i := range x {
-		dx, dy := x[i]-mx, y[i]-my
-		sxy += dx * dy
-		sxx += dx * dx
-		syy += dy * dy
-	}
-	if sxx == 0 || syy == 0 {
-		return math.NaN()
-	}
-	return sxy / math.Sqrt(sxx*syy)
+	return &x
 }
 
 // writeFileAtomic writes data to path through a temp file in the same

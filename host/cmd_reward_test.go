@@ -21,29 +21,6 @@ import (
 	"github.com/p3o-rlhf/p3o/sdk"
 )
 
-func TestSpearman(t *testing.T) {
-	tests := []struct {
-		name string
-		x, y []float64
-		want float64
-	}{
-		{"monotone", []float64{1, 2, 3, 4}, []float64{10, 20, 25, 100}, 1},
-		{"reversed", []float64{1, 2, 3}, []float64{3, 2, 1}, -1},
-		// ranks x: 1 2.5 2.5 4; y: 1 2 3 4 -> pearson = 0.9486833
-		{"ties", []float64{1, 2, 2, 3}, []float64{1, 2, 3, 4}, 0.9486832980505138},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := spearman(tc.x, tc.y); math.Abs(got-tc.want) > 1e-12 {
-				t.Errorf("got %v, want %v", got, tc.want)
-			}
-		})
-	}
-	if got := spearman([]float64{1, 1}, []float64{1, 2}); !math.IsNaN(got) {
-		t.Errorf("constant input: got %v, want NaN", got)
-	}
-}
-
 func TestSetOptions(t *testing.T) {
 	got, err := setOptions([]string{"lr=3e-4", "init=assets/sft/x.safetensors", "tokenizer = \"byte\"", "steps=10"})
 	if err != nil {
@@ -190,6 +167,15 @@ func TestRewardCommandResume(t *testing.T) {
 	}
 	if rep.Steps != 12 || rep.HeldOutPairs != 16 || rep.TrainPairs != 64 || rep.Spearman == nil {
 		t.Errorf("report %+v: want 12 steps, 64/16 pairs, a Spearman correlation", rep)
+	}
+	// Every toy pair's gold scores differ by more than 0.5, so every
+	// held-out pair counts for the margin accuracy too.
+	if rep.GoldMarginPairs != 16 || rep.GoldMarginAccuracy == nil || rep.GoldAccuracy == nil || *rep.GoldMarginAccuracy != *rep.GoldAccuracy {
+		t.Errorf("report: got %d margin pairs (accuracy %v, all pairs %v), want 16 with the all-pairs accuracy", rep.GoldMarginPairs, rep.GoldMarginAccuracy, rep.GoldAccuracy)
+	}
+	line, err := rewardSummary(filepath.Join(out, rewardReportFile))
+	if err != nil || !strings.Contains(line, "Spearman") || !strings.Contains(line, "of the 16 whose gold differs by > 0.1") {
+		t.Errorf("rewardSummary: got %q, %v; want Spearman and the margin accuracy of 16 pairs", line, err)
 	}
 	if err := runReward(ctx, args); err == nil || !strings.Contains(err.Error(), "--resume") {
 		t.Errorf("rerun without --resume: got %v, want an error suggesting --resume", err)

@@ -296,6 +296,11 @@ func trainPipeline(ctx context.Context, cfg *config.Config, resume bool, logger 
 					return err
 				}
 			}
+			line, err := rewardSummary(filepath.Join(dir, rewardReportFile))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(stderr, line)
 			if rewardState, err = os.ReadFile(statePath); err != nil {
 				return fmt.Errorf("reward model state: %w", err)
 			}

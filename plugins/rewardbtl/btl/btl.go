@@ -233,9 +233,21 @@ func (r *Reward) Score(ctx context.Context, req *sdk.ScoreRequest) (*sdk.ScoreRe
 }
 
 // span is the flat range [lo, hi) of the positions a sequence's score
-// pools: its last token ("last"), or its response tokens ("mean"; the last
-// token when the response is empty).
-type span struct{ lo, hi int }
+// pools: its last token ("last"), or its response tokens ("mean" and "sum";
+// the last token when the response is empty). sum adds the values instead
+// of averaging them.
+type span struct {
+	lo, hi int
+	sum    bool
+}
+
+// div is what the pooled sum is divided by.
+func (sp span) div() float64 {
+	if sp.sum {
+		return 1
+	}
+	return float64(sp.hi - sp.lo)
+}
 
 // score pools values over sp.
 func (sp span) score(values []float32) float64 {
@@ -243,12 +255,12 @@ func (sp span) score(values []float32) float64 {
 	for k := sp.lo; k < sp.hi; k++ {
 		s += float64(values[k])
 	}
-	return s / float64(sp.hi-sp.lo)
+	return s / sp.div()
 }
 
 // grad writes the gradient g of the pooled score into dValues.
 func (sp span) grad(dValues []float32, g float64) {
-	w := float32(g / float64(sp.hi-sp.lo))
+	w := float32(g / sp.div())
 	for k := sp.lo; k < sp.hi; k++ {
 		dValues[k] = w
 	}
@@ -265,9 +277,10 @@ func (r *Reward) fill(tokens []int32, seqs []seq) []span {
 	for i, s := range seqs {
 		copy(tokens[i*T:], s.ids)
 		end := i*T + len(s.ids)
-		spans[i] = span{end - 1, end}
-		if r.opts.Pool == PoolMean && s.resp > 0 {
+		spans[i] = span{lo: end - 1, hi: end}
+		if (r.opts.Pool == PoolMean || r.opts.Pool == PoolSum) && s.resp > 0 {
 			spans[i].lo = end - s.resp
+			spans[i].sum = r.opts.Pool == PoolSum
 		}
 	}
 	return spans

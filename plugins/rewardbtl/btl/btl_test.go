@@ -68,7 +68,7 @@ func scores(t *testing.T, r *Reward, cs []sdk.Comparison) []float64 {
 }
 
 func TestLearnsToyPreference(t *testing.T) {
-	for _, pool := range []string{PoolLast, PoolMean} {
+	for _, pool := range []string{PoolLast, PoolMean, PoolSum} {
 		t.Run(pool, func(t *testing.T) {
 			r := configured(t, "steps = 120\npool = \""+pool+"\"\n")
 			train, held := toyComparisons(400, 1), toyComparisons(100, 2)

@@ -25,7 +25,9 @@ type Options struct {
 	// value at the last token of prompt ++ response, the usual reward-model
 	// head) or "mean" (the mean value over the response tokens; easier to
 	// learn when the preference is a sum of local features, like VADER's
-	// lexicon).
+	// lexicon), or "sum" (the sum over the response tokens: a lexicon
+	// score like VADER's is a sum of word valences, so a longer response
+	// with the same words per token scores more).
 	Pool string `toml:"pool"`
 	// LR is AdamW's peak learning rate (linear warmup over Warmup steps, then
 	// cosine decay to LR/10 at the end of the budget); WeightDecay applies to
@@ -59,6 +61,7 @@ type Options struct {
 const (
 	PoolLast = "last"
 	PoolMean = "mean"
+	PoolSum  = "sum"
 )
 
 // DefaultOptions returns the defaults, the reward model of the default
@@ -102,8 +105,8 @@ func (o Options) validate() error {
 		return fmt.Errorf("option steps %d: want >= 0 (0: use epochs)", o.Steps)
 	case o.Steps == 0 && !(o.Epochs > 0):
 		return fmt.Errorf("option epochs %v: want > 0 when steps is 0", o.Epochs)
-	case o.Pool != PoolLast && o.Pool != PoolMean:
-		return fmt.Errorf("option pool %q: want %q or %q", o.Pool, PoolLast, PoolMean)
+	case o.Pool != PoolLast && o.Pool != PoolMean && o.Pool != PoolSum:
+		return fmt.Errorf("option pool %q: want %q, %q or %q", o.Pool, PoolLast, PoolMean, PoolSum)
 	case o.Tokenizer == "":
 		return fmt.Errorf("option tokenizer is empty: want \"byte\" or a GPT-2 tokenizer folder")
 	}
