@@ -39,11 +39,30 @@ type Trainer struct {
 	logp, values    []float32 // outputs, owned by their ops
 
 	forwarded bool
+	// valuesOnly: no language-model head (NewValueTrainer).
+	valuesOnly bool
 }
 
 // NewTrainer builds and compiles the training graph of m for batch sequences
 // of seqLen tokens.
 func NewTrainer(m *Model, batch, seqLen int) (*Trainer, error) {
+	return newTrainer(m, batch, seqLen, false)
+}
+
+// NewValueTrainer is NewTrainer for a value model (a reward model): the graph
+// has no language-model head, so Forward returns only the values (logp is
+// nil) and Backward uses only dValues (dLogp may be nil). It skips the two
+// vocabulary-sized matrix products per token of the head, most of the work
+// of a small model over a large vocabulary; its values and gradients equal
+// NewTrainer's with dLogp = 0. m must have a value head.
+func NewValueTrainer(m *Model, batch, seqLen int) (*Trainer, error) {
+	if m != nil && !m.Config.ValueHead {
+		return nil, errors.New("new value trainer: the model has no value head")
+	}
+	return newTrainer(m, batch, seqLen, true)
+}
+
+func newTrainer(m *Model, batch, seqLen int, valuesOnly bool) (*Trainer, error) {
 	if m == nil || m.Params == nil || m.Grads == nil {
 		return nil, errors.New("new trainer: model, params and grads must be non-nil")
 	}
@@ -73,6 +92,8 @@ func NewTrainer(m *Model, batch, seqLen int) (*Trainer, error) {
 		tokens:  make([]int32, n),
 		targets: make([]int32, n),
 		dlogp:   make([]float32, n),
+
+		valuesOnly: valuesOnly,
 	}
 	if c.ValueHead {
 		tr.dvalues = make([]float32, n)
@@ -120,7 +141,9 @@ func (tr *Trainer) Backward(ctx context.Context, dLogp, dValues []float32) error
 	if !tr.forwarded {
 		return errors.New("trainer backward: no successful Forward to back-propagate")
 	}
-	if len(dLogp) != tr.n {
+	if tr.valuesOnly {
+		dLogp = nil // no head to back-propagate through
+	} else if len(dLogp) != tr.n {
 		return fmt.Errorf("trainer backward: got %d dLogp, want batch*seqLen = %d", len(dLogp), tr.n)
 	}
 	if dValues != nil && len(dValues) != tr.n {
@@ -135,7 +158,9 @@ func (tr *Trainer) Backward(ctx context.Context, dLogp, dValues []float32) error
 	if i := firstNonFinite(dValues); i >= 0 {
 		return fmt.Errorf("trainer backward: dValues[%d] is %v; upstream gradients must be finite", i, dValues[i])
 	}
-	copy(tr.dlogp, dLogp)
+	if !tr.valuesOnly {
+		copy(tr.dlogp, dLogp)
+	}
 	if tr.dvalues != nil {
 		if dValues != nil {
 			copy(tr.dvalues, dValues)
@@ -294,6 +319,21 @@ func (tr *Trainer) build() error {
 	lnfg := par("ln_f.weight", P.LnFG, d)
 	lnfb := par("ln_f.bias", P.LnFB, d)
 	hf := e.node(tr.layerNorm("ln_f", x, lnfg, lnfb, D.LnFG, D.LnFB, nil))
+	if tr.valuesOnly {
+		vw := par("value_head.weight", P.ValueW, d)
+		vb := par("value_head.bias", P.ValueB, 1)
+		dvalues := G.NewVector(tr.g, tensor.Float32, G.WithName("dvalues"), G.WithShape(n),
+			G.WithValue(tensor.New(tensor.WithBacking(tr.dvalues), tensor.WithShape(n))))
+		val := e.node(tr.valueHead(hf, vw, vb, true))
+		if e.err != nil {
+			return e.err
+		}
+		if _, err := G.Backpropagate(G.Nodes{val}, G.Nodes{dvalues}, wrt); err != nil {
+			return fmt.Errorf("differentiate: %w", err)
+		}
+		tr.vm = G.NewTapeMachine(tr.g)
+		return nil
+	}
 	wteH := par("wte.head", P.Wte, v, d)
 	dlogp := G.NewVector(tr.g, tensor.Float32, G.WithName("dlogp"), G.WithShape(n),
 		G.WithValue(tensor.New(tensor.WithBacking(tr.dlogp), tensor.WithShape(n))))
@@ -309,7 +349,7 @@ func (tr *Trainer) build() error {
 	logp := e.node(tr.loss(hf, wteH, dvalues, vw))
 	outputs, grads := G.Nodes{logp}, G.Nodes{dlogp}
 	if c.ValueHead {
-		val := e.node(tr.valueHead(hf, vw, vb))
+		val := e.node(tr.valueHead(hf, vw, vb, false))
 		outputs = append(outputs, val)
 		grads = append(grads, dvalues)
 	}
@@ -521,10 +561,11 @@ func (tr *Trainer) loss(h, wte, dvalues, vw *G.Node) (*G.Node, error) {
 	}, h, wte)
 }
 
-// valueHead adds values = h w + b for h (n, d), w (d), b (1). The gradient
-// of h is added by the LM head's backward op (see loss), so h is marked
-// non-differentiable here.
-func (tr *Trainer) valueHead(h, w, b *G.Node) (*G.Node, error) {
+// valueHead adds values = h w + b for h (n, d), w (d), b (1). With the LM
+// head, the gradient of h is added by the head's backward op (see loss), so
+// h is marked non-differentiable here; diffH (no LM head) makes this op
+// produce it.
+func (tr *Trainer) valueHead(h, w, b *G.Node, diffH bool) (*G.Node, error) {
 	n, d := tr.n, tr.m.Config.DModel
 	dw, db := tr.m.Grads.ValueW, tr.m.Grads.ValueB
 	tr.values = make([]float32, n)
@@ -532,6 +573,13 @@ func (tr *Trainer) valueHead(h, w, b *G.Node) (*G.Node, error) {
 		valueFwd(tr.values, f32(in[0]), f32(in[1]), f32(in[2]), n, d)
 	}, func(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 		e := &errs{}
+		var dh *G.Node
+		if diffH {
+			dhb := make([]float32, n*d)
+			dh = e.node(tr.bwd("value_head.dh", dhb, []int{n, d}, func(in []G.Value) {
+				valueBwdX(dhb, f32(in[0]), f32(in[1]), n, d)
+			}, grad, w))
+		}
 		dwn := e.node(tr.bwd("value_head.dw", dw, []int{d}, func(in []G.Value) {
 			valueBwdW(dw, f32(in[0]), f32(in[1]), n, d)
 		}, grad, h))
@@ -542,9 +590,9 @@ func (tr *Trainer) valueHead(h, w, b *G.Node) (*G.Node, error) {
 			}
 			db[0] += s
 		}, grad))
-		return G.Nodes{nil, dwn, dbn}, e.err
+		return G.Nodes{dh, dwn, dbn}, e.err
 	}, h, w, b)
-	if err == nil {
+	if err == nil && !diffH {
 		node.Op().(*kernelOp).noDiff = []bool{true}
 	}
 	return node, err

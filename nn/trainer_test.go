@@ -482,3 +482,62 @@ func TestTrainersRunConcurrently(t *testing.T) {
 		}
 	}
 }
+
+// TestValueTrainerMatchesTrainer: the value trainer (no LM head) gives the
+// values and the gradients of the full trainer with dLogp = 0, and refuses a
+// model without a value head.
+func TestValueTrainerMatchesTrainer(t *testing.T) {
+	ctx := context.Background()
+	full, vonly := tinyModel(t, tinyConfig, 21), tinyModel(t, tinyConfig, 21)
+	trF, err := NewTrainer(full, 2, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trV, err := NewValueTrainer(vonly, 2, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, tgt, _, dval := tinyBatch(22, 10, tinyConfig.Vocab)
+	logp, valF, err := trF.Forward(ctx, tok, tgt)
+	if err != nil || logp == nil {
+		t.Fatalf("full Forward: %v (logp %v)", err, logp)
+	}
+	lpV, valV, err := trV.Forward(ctx, tok, tgt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lpV != nil {
+		t.Errorf("value trainer returned logp %v, want nil", lpV)
+	}
+	for i := range valF {
+		if valF[i] != valV[i] {
+			t.Fatalf("value %d: got %v, want %v (full trainer)", i, valV[i], valF[i])
+		}
+	}
+	if err := trF.Backward(ctx, make([]float32, 10), dval); err != nil {
+		t.Fatal(err)
+	}
+	if err := trV.Backward(ctx, nil, dval); err != nil {
+		t.Fatal(err)
+	}
+	got, want := paramSlices(vonly.Grads), paramSlices(full.Grads)
+	var nonzero int
+	for k := range want {
+		for i, g := range want[k] {
+			if d := math.Abs(float64(got[k][i] - g)); d > 1e-6*(1+math.Abs(float64(g))) {
+				t.Fatalf("gradient tensor %d[%d]: got %v, want %v", k, i, got[k][i], g)
+			}
+			if g != 0 {
+				nonzero++
+			}
+		}
+	}
+	if nonzero < 100 {
+		t.Errorf("only %d non-zero gradients: the comparison proves little", nonzero)
+	}
+	noHead := tinyConfig
+	noHead.ValueHead = false
+	if _, err := NewValueTrainer(tinyModel(t, noHead, 1), 2, 5); err == nil {
+		t.Error("a model without a value head: got no error")
+	}
+}

@@ -40,8 +40,6 @@ type Reward struct {
 	step, total int
 	// dataHash identifies the training comparisons the budget was set for.
 	dataHash uint64
-	// zeros is the all-zero dLogp handed to Backward (only values matter).
-	zeros []float32
 }
 
 var _ sdk.Reward = (*Reward)(nil)
@@ -91,7 +89,8 @@ func (r *Reward) Configure(ctx context.Context, req *sdk.ConfigureRequest) error
 // install makes (o, tok, m, opt, step, total) the current state and builds
 // the trainer for its shape. opt nil means a fresh AdamW.
 func (r *Reward) install(o Options, tok nn.Tokenizer, m *nn.Model, opt *nn.AdamW, step, total int, dataHash uint64) error {
-	tr, err := nn.NewTrainer(m, 2*o.Batch, o.MaxLen)
+	// Only the values matter: no language-model head in the graph.
+	tr, err := nn.NewValueTrainer(m, 2*o.Batch, o.MaxLen)
 	if err != nil {
 		return fmt.Errorf("rewardbtl: build training graph: %w", err)
 	}
@@ -100,7 +99,6 @@ func (r *Reward) install(o Options, tok nn.Tokenizer, m *nn.Model, opt *nn.AdamW
 	}
 	r.opts, r.tok, r.m, r.opt, r.tr = o, tok, m, opt, tr
 	r.step, r.total, r.dataHash = step, total, dataHash
-	r.zeros = make([]float32, 2*o.Batch*o.MaxLen)
 	return nil
 }
 

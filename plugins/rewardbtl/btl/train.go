@@ -161,7 +161,7 @@ func (r *Reward) trainStep(ctx context.Context, train []sdk.Comparison) (loss, a
 		return 0, 0, fmt.Errorf("rewardbtl: train step %d: loss is NaN (lower lr?)", r.step)
 	}
 	r.m.ZeroGrad()
-	if err := r.tr.Backward(ctx, r.zeros, dValues); err != nil {
+	if err := r.tr.Backward(ctx, nil, dValues); err != nil {
 		return 0, 0, fmt.Errorf("rewardbtl: train step %d: %w", r.step, err)
 	}
 	if r.opts.GradClip > 0 {
