@@ -19,6 +19,7 @@ import (
 	"github.com/p3o-rlhf/p3o/host/internal/pluginrt"
 	"github.com/p3o-rlhf/p3o/host/internal/prefdata"
 	"github.com/p3o-rlhf/p3o/host/internal/rl"
+	"github.com/p3o-rlhf/p3o/host/internal/rundir"
 	"github.com/p3o-rlhf/p3o/host/internal/task"
 	"github.com/p3o-rlhf/p3o/host/internal/words"
 	"github.com/p3o-rlhf/p3o/nn"
@@ -107,6 +108,15 @@ func runTrain(ctx context.Context, args []string) error {
 // trainPipeline runs the default pipeline's four stages and the RL loop.
 func trainPipeline(ctx context.Context, cfg *config.Config, resume bool, logger hclog.Logger) error {
 	t0 := time.Now()
+	// One host per run directory, from before the first stage to the end.
+	lock, taken, err := rundir.Acquire(cfg.Run.Out)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	if taken != "" {
+		logger.Warn("run directory "+taken, "dir", cfg.Run.Out)
+	}
 	cache, err := pipeline.CacheDir(cfg.Run.CacheDir)
 	if err != nil {
 		return err
@@ -310,9 +320,15 @@ func trainPipeline(ctx context.Context, cfg *config.Config, resume bool, logger 
 		}
 	}
 
-	// Stage 4: the algorithm. The resolved config goes next to the metrics.
-	if err := os.MkdirAll(cfg.Run.Out, 0o755); err != nil {
-		return fmt.Errorf("run dir: %w", err)
+	// Stage 4: the algorithm. A fresh run moves an earlier run's files
+	// aside (never deletes them); the resolved config goes next to the
+	// metrics.
+	if !resume {
+		if dest, err := rundir.MoveAside(cfg.Run.Out, time.Now()); err != nil {
+			return err
+		} else if dest != "" {
+			fmt.Fprintf(os.Stderr, "starting a fresh run in %s: the previous run's files are moved to %s (pass --resume to continue it instead)\n", cfg.Run.Out, dest)
+		}
 	}
 	resolved := *cfg
 	resolved.Algo = config.WithPluginDefaults(cfg.Algo, spec.DefaultOptions)

@@ -8,6 +8,9 @@ import (
 	"github.com/BurntSushi/toml"
 )
 
+// maxUnknownListed caps how many unknown option keys an error names.
+const maxUnknownListed = 10
+
 // DecodeOptions decodes a plugin's TOML options into dst (a pointer to a
 // struct already holding the defaults). Keys not present keep their defaults;
 // a key that dst does not have is an error naming the key.
@@ -20,9 +23,13 @@ func DecodeOptions(options []byte, dst any) error {
 		return fmt.Errorf("decode options: %w", err)
 	}
 	if und := md.Undecoded(); len(und) > 0 {
-		keys := make([]string, len(und))
-		for i, k := range und {
-			keys[i] = k.String()
+		// A list of unknown keys can be arbitrarily long: name the first few.
+		keys := make([]string, 0, min(len(und), maxUnknownListed))
+		for _, k := range und[:min(len(und), maxUnknownListed)] {
+			keys = append(keys, k.String())
+		}
+		if n := len(und) - len(keys); n > 0 {
+			return fmt.Errorf("unknown option %s, ... (%d unknown options in all)", strings.Join(keys, ", "), len(und))
 		}
 		return fmt.Errorf("unknown option %s", strings.Join(keys, ", "))
 	}

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -213,10 +215,35 @@ func decodeStrict(name, text string, c *Config) error {
 		if len(k) > 0 && (k[0] == "algo" || k[0] == "reward") {
 			continue
 		}
-		return fmt.Errorf("config %s:%d: unknown key %q (known keys: %s)",
-			name, keyLine(text, k), k.String(), strings.Join(knownKeys(k[:len(k)-1]), ", "))
+		return fmt.Errorf("config %s:%d: %s", name, keyLine(text, k), unknownKey(k))
 	}
 	return nil
+}
+
+// maxListed caps how many known keys an error lists.
+const maxListed = 30
+
+// unknownKey explains an unknown key: the keys its table does have, or the
+// tables there are when the table itself is unknown.
+func unknownKey(k toml.Key) string {
+	for i := len(k) - 1; i >= 1; i-- {
+		if known := knownKeys(k[:i]); known != nil {
+			return fmt.Sprintf("unknown key %q (known keys of [%s]: %s)", k.String(), k[:i].String(), listCapped(known))
+		}
+	}
+	if len(k) > 1 {
+		return fmt.Sprintf("unknown table %q in %q (tables: %s)", k[0], k.String(), listCapped(append(knownKeys(nil), "algo", "reward")))
+	}
+	return fmt.Sprintf("unknown table %q (tables: %s)", k.String(), listCapped(append(knownKeys(nil), "algo", "reward")))
+}
+
+// listCapped joins names, at most maxListed of them.
+func listCapped(names []string) string {
+	sort.Strings(names)
+	if len(names) > maxListed {
+		return fmt.Sprintf("%s, ... (%d more)", strings.Join(names[:maxListed], ", "), len(names)-maxListed)
+	}
+	return strings.Join(names, ", ")
 }
 
 func mergeMaps(base, over map[string]any) map[string]any {
@@ -249,7 +276,7 @@ func knownKeys(table toml.Key) []string {
 	for _, t := range table {
 		next, ok := cur[t].(map[string]any)
 		if !ok {
-			return nil
+			return nil // not a table of the config
 		}
 		cur = next
 	}
@@ -355,20 +382,39 @@ func (c *Config) Set(kv string) error {
 		return err
 	}
 	if !hasPath(tree, path) {
-		return fmt.Errorf("--set %s: unknown key %q (known keys: %s)", key, key,
-			strings.Join(knownKeys(toml.Key(path[:len(path)-1])), ", "))
+		if known := knownKeys(toml.Key(path)); known != nil {
+			return fmt.Errorf("--set %s: [%s] is a table: set a key inside it (%s.KEY=VALUE; keys: %s)", kv, key, key, listCapped(known))
+		}
+		return fmt.Errorf("--set %s: %s", kv, unknownKey(toml.Key(path)))
 	}
 	setPath(tree, path, val)
 	var buf bytes.Buffer
 	if err := toml.NewEncoder(&buf).Encode(tree); err != nil {
-		return fmt.Errorf("--set %s: %w", key, err)
+		return fmt.Errorf("--set %s: %w", kv, err)
 	}
 	nc := &Config{Algo: c.Algo, Reward: c.Reward}
-	if err := decodeStrict("--set "+key, buf.String(), nc); err != nil {
-		return err
+	if _, err := toml.Decode(buf.String(), nc); err != nil {
+		// The text decoded is generated: report the flag, not its lines.
+		return fmt.Errorf("--set %s: %s", kv, typeError(key, err))
 	}
 	*c = *nc
 	return nil
+}
+
+// typeErrorRE picks the types out of BurntSushi/toml's type mismatch error.
+var typeErrorRE = regexp.MustCompile(`TOML value has type (\w+); destination has type (\w+)`)
+
+// typeError rewords a decode error of one --set key without the line
+// number of the generated text.
+func typeError(key string, err error) string {
+	msg := err.Error()
+	if m := typeErrorRE.FindStringSubmatch(msg); m != nil {
+		return fmt.Sprintf("%s takes a value of type %s, not %s", key, m[2], m[1])
+	}
+	if _, rest, ok := strings.Cut(msg, "): "); ok && strings.HasPrefix(msg, "toml: line") {
+		return rest
+	}
+	return msg
 }
 
 func parseValue(raw string) (any, error) {
@@ -432,7 +478,23 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Sprintf(format, a...))
 		}
 	}
+	errs = append(errs, nonFinite(reflect.ValueOf(*c), "")...)
 	check(c.Run.Steps >= 0, "run.steps = %d must be >= 0", c.Run.Steps)
+	check(c.Run.LogEvery >= 0, "run.log_every = %d must be >= 0", c.Run.LogEvery)
+	check(c.Task.TopK >= 0, "task.top_k = %d must be >= 0 (0 = full vocabulary)", c.Task.TopK)
+	check(c.Train.Beta1 >= 0 && c.Train.Beta1 < 1, "train.beta1 = %g must be in [0, 1)", c.Train.Beta1)
+	check(c.Train.Beta2 >= 0 && c.Train.Beta2 < 1, "train.beta2 = %g must be in [0, 1)", c.Train.Beta2)
+	check(c.Train.Eps > 0, "train.eps = %g must be > 0", c.Train.Eps)
+	check(c.Train.WeightDecay >= 0, "train.weight_decay = %g must be >= 0", c.Train.WeightDecay)
+	check(c.Prefs.N >= 0, "prefs.n = %d must be >= 0", c.Prefs.N)
+	check(c.Offline.Probe >= 0, "offline.probe = %d must be >= 0", c.Offline.Probe)
+	if c.Policy.SFT == "" {
+		s := c.Policy.Init
+		check(s.Vocab >= 1 && s.Context >= 2 && s.DModel >= 1 && s.Heads >= 1 && s.Layers >= 1,
+			"policy.init: vocab %d, context %d, d_model %d, heads %d, layers %d must be >= 1 (context >= 2)", s.Vocab, s.Context, s.DModel, s.Heads, s.Layers)
+		check(s.Heads < 1 || s.DModel%s.Heads == 0, "policy.init.d_model = %d must be a multiple of policy.init.heads = %d", s.DModel, s.Heads)
+		check(s.Context < 1 || c.Task.ResponseLen < s.Context, "task.response_len = %d must be < policy.init.context = %d (the prompt needs a token)", c.Task.ResponseLen, s.Context)
+	}
 	check(c.Run.CheckpointEvery >= 0, "run.checkpoint_every = %d must be >= 0", c.Run.CheckpointEvery)
 	check(c.Run.KeepCheckpoints >= 1, "run.keep_checkpoints = %d must be >= 1", c.Run.KeepCheckpoints)
 	check(c.Task.PromptsPerStep >= 1, "task.prompts_per_step = %d must be >= 1", c.Task.PromptsPerStep)
@@ -462,6 +524,29 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: %s", strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// nonFinite names every float field of the host config that is NaN or
+// infinite (a value like lr = inf passes a "> 0" check).
+func nonFinite(v reflect.Value, prefix string) []string {
+	var out []string
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name := strings.Split(f.Tag.Get("toml"), ",")[0]
+		if prefix != "" {
+			name = prefix + "." + name
+		}
+		switch fv := v.Field(i); fv.Kind() {
+		case reflect.Struct:
+			out = append(out, nonFinite(fv, name)...)
+		case reflect.Float32, reflect.Float64:
+			if x := fv.Float(); math.IsNaN(x) || math.IsInf(x, 0) {
+				out = append(out, fmt.Sprintf("%s = %g must be a finite number", name, x))
+			}
+		}
+	}
+	return out
 }
 
 // PluginOptions renders a plugin table as TOML text for Configure (empty for

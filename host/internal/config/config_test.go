@@ -18,6 +18,20 @@ func TestLoadErrors(t *testing.T) {
 		{"--set wrong type", "", []string{"train.epochs=abc"}, []string{"train.epochs"}},
 		{"invalid value", "", []string{"kl.mode=bogus"}, []string{`kl.mode = "bogus"`}},
 		{"missing file", "testdata/nope.toml", nil, []string{"nope.toml"}},
+		{"lr inf", "", []string{"train.lr=inf"}, []string{"train.lr = +Inf must be a finite number"}},
+		{"lr nan", "", []string{"train.lr=nan"}, []string{"train.lr = NaN"}},
+		{"kl target -inf", "", []string{"kl.target=-inf"}, []string{"kl.target = -Inf must be a finite number"}},
+		{"negative top-k", "", []string{"task.top_k=-1"}, []string{"task.top_k = -1 must be >= 0"}},
+		{"beta1 outside [0,1)", "", []string{"train.beta1=2.0"}, []string{"train.beta1 = 2 must be in [0, 1)"}},
+		{"beta2 = 1", "", []string{"train.beta2=1.0"}, []string{"train.beta2 = 1 must be in [0, 1)"}},
+		{"eps 0", "", []string{"train.eps=0.0"}, []string{"train.eps = 0 must be > 0"}},
+		{"eval samples negative", "", []string{"eval.samples=-1"}, []string{"eval.samples = -1 must be >= 0"}},
+		{"heads do not divide d_model", "", []string{`policy.sft=""`, "policy.init.heads=3"}, []string{"multiple of policy.init.heads = 3"}},
+		{"response longer than context", "", []string{`policy.sft=""`, "task.response_len=500"}, []string{"task.response_len = 500 must be < policy.init.context"}},
+		{"--set type error names the flag", "", []string{"train.lr=abc"}, []string{"--set train.lr=abc: train.lr takes a value of type float, not string"}},
+		{"unknown table via --set", "", []string{"foo.bar=1"}, []string{`unknown table "foo"`, "tables: algo, eval"}},
+		{"--set on a table", "", []string{"train=1"}, []string{"[train] is a table", "lr"}},
+		{"unknown table in a file lists tables", "testdata/badtable.toml", nil, []string{"tables: algo, eval"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -28,6 +42,11 @@ func TestLoadErrors(t *testing.T) {
 			for _, w := range tt.want {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("got error %q, want it to contain %q", err, w)
+				}
+			}
+			for _, bad := range []string{"known keys: )", "line "} {
+				if strings.Contains(err.Error(), bad) && !strings.Contains(tt.path, "toml") {
+					t.Errorf("error %q contains %q", err, bad)
 				}
 			}
 		})

@@ -38,8 +38,12 @@ type Writer struct {
 	f *os.File
 }
 
-// Create starts a fresh metrics file at path (truncating an old one).
+// Create starts a fresh metrics file at path. A file that already holds
+// records belongs to an earlier run and is an error: it is never truncated.
 func Create(path string) (*Writer, error) {
+	if st, err := os.Stat(path); err == nil && st.Size() > 0 {
+		return nil, fmt.Errorf("create metrics: %s holds an earlier run's records (move it aside or resume)", path)
+	}
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, fmt.Errorf("create metrics: %w", err)

@@ -266,13 +266,10 @@ func (r *Run) setup(ctx context.Context) error {
 		}
 		fmt.Fprintf(r.Stderr, "resumed from %s (step %d)\n", r.lastCkpt, step)
 	} else {
-		// A fresh run in a used directory: the old checkpoints belong to
-		// another run and must not be resumed into this one's metrics.
+		// A fresh run never deletes an earlier run's data: the caller moves
+		// it aside (rundir.MoveAside) or resumes it.
 		if steps, _ := r.store.List(); len(steps) > 0 {
-			fmt.Fprintf(r.Stderr, "starting a fresh run in %s: removing %d old checkpoints (pass --resume to continue instead)\n", r.Out, len(steps))
-			if err := os.RemoveAll(r.store.Dir); err != nil {
-				return fmt.Errorf("remove old checkpoints: %w", err)
-			}
+			return fmt.Errorf("%s holds %d checkpoints of an earlier run: resume it (--resume) or start the fresh run elsewhere", r.Out, len(steps))
 		}
 		if r.mw, err = metrics.Create(mpath); err != nil {
 			return err

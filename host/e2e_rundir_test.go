@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/p3o-rlhf/p3o/host/internal/rundir"
+)
+
+// startHost starts the host in the background in its own process group and
+// returns the command and its combined output buffer.
+func startHost(t *testing.T, env []string, args ...string) (*exec.Cmd, *syncBuf) {
+	t.Helper()
+	bin, root := e2eHost(t)
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	buf := &syncBuf{}
+	cmd.Stdout, cmd.Stderr = buf, buf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+	})
+	return cmd, buf
+}
+
+// waitFor polls cond every 50 ms for up to limit.
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out after %v waiting for %s", limit, what)
+}
+
+// TestOneHostPerRunDir: a second host on a run directory in use refuses at
+// once naming the first's PID; after the first is SIGKILLed, its stale lock
+// is taken over.
+func TestOneHostPerRunDir(t *testing.T) {
+	t.Parallel()
+	cfg := tinyConfig(t)
+	out := filepath.Join(t.TempDir(), "run")
+	first, log1 := startHost(t, nil, "--algo", "plugins/p3o", "--config", cfg, "--out", out, "--set", "run.steps=100000")
+	waitFor(t, 2*time.Minute, "the first host's first metrics line", func() bool {
+		b, _ := os.ReadFile(filepath.Join(out, "metrics.jsonl"))
+		return bytes.Contains(b, []byte("\n"))
+	})
+
+	t0 := time.Now()
+	log2, err := e2eRun(t, nil, "--algo", "plugins/p3o", "--config", cfg, "--out", out, "--set", "run.steps=1")
+	if err == nil {
+		t.Fatalf("second host on the same --out: got a clean exit, want a refusal\n%s", log2)
+	}
+	if want := fmt.Sprintf("held by host process %d", first.Process.Pid); !strings.Contains(log2, want) {
+		t.Errorf("second host's error lacks %q:\n%s", want, log2)
+	}
+	if d := time.Since(t0); d > 20*time.Second {
+		t.Errorf("the refusal took %v, want it at once", d)
+	}
+	if _, err := os.Stat(filepath.Join(out, "checkpoints")); err != nil {
+		t.Errorf("the first host's checkpoints are gone after the refused second host: %v", err)
+	}
+
+	// Kill the first host (and its plugins): its lock is stale.
+	syscall.Kill(-first.Process.Pid, syscall.SIGKILL)
+	first.Wait()
+	if _, err := os.Stat(filepath.Join(out, rundir.LockName)); err != nil {
+		t.Fatalf("a SIGKILLed host leaves its lock behind, want it there for this test: %v\n%s", err, log1)
+	}
+	log3 := mustRun(t, nil, "--algo", "plugins/p3o", "--out", out, "--resume", "--set", "run.steps=0")
+	if want := fmt.Sprintf("stale lock of host process %d", first.Process.Pid); !strings.Contains(log3, want) {
+		t.Errorf("resume after the kill does not say %q:\n%s", want, log3)
+	}
+	if _, err := os.Stat(filepath.Join(out, rundir.LockName)); !os.IsNotExist(err) {
+		t.Errorf("the lock is still there after a finished run: %v", err)
+	}
+}
+
+// syncBuf is a bytes.Buffer safe for a process's two output streams.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestFreshRunKeepsPreviousRun: a config error is reported before anything in
+// a used run directory changes, and a fresh run moves the earlier run's
+// files aside instead of deleting them.
+func TestFreshRunKeepsPreviousRun(t *testing.T) {
+	t.Parallel()
+	cfg := tinyConfig(t)
+	out := filepath.Join(t.TempDir(), "run")
+	mustRun(t, nil, "--algo", "plugins/p3o", "--config", cfg, "--out", out, "--set", "run.steps=1")
+	before := snapshot(t, out)
+
+	log, err := e2eRun(t, nil, "--algo", "plugins/p3o", "--config", cfg, "--out", out, "--set", "task.top_k=-1")
+	if err == nil || !strings.Contains(log, "task.top_k") {
+		t.Fatalf("top_k -1: got err %v, want an error naming task.top_k\n%s", err, log)
+	}
+	if after := snapshot(t, out); after != before {
+		t.Errorf("a refused config changed the run directory:\nbefore %s\nafter  %s", before, after)
+	}
+
+	log = mustRun(t, nil, "--algo", "plugins/p3o", "--config", cfg, "--out", out, "--set", "run.steps=1")
+	prev, _ := filepath.Glob(filepath.Join(out, "previous-*"))
+	if len(prev) != 1 || !strings.Contains(log, "moved to "+prev[0]) {
+		t.Fatalf("got previous folders %v, want one, named in the log:\n%s", prev, log)
+	}
+	if moved := snapshot(t, prev[0]); moved != before {
+		t.Errorf("the moved-aside run differs from the original:\nwant %s\ngot  %s", before, moved)
+	}
+}
+
+// snapshot lists the run files of dir with their contents' sizes and bytes.
+func snapshot(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	for _, n := range []string{"config.toml", "metrics.jsonl", "eval.json"} {
+		c, err := os.ReadFile(filepath.Join(dir, n))
+		fmt.Fprintf(&b, "%s:%d:%v:%x ", n, len(c), err != nil, c)
+	}
+	ents, _ := os.ReadDir(filepath.Join(dir, "checkpoints"))
+	for _, e := range ents {
+		fmt.Fprintf(&b, "%s ", e.Name())
+	}
+	return b.String()
+}
