@@ -42,9 +42,9 @@ func (s *trainSets) Set(v string) error { *s = append(*s, v); return nil }
 
 func runTrain(ctx context.Context, args []string) error {
 	var (
-		algo, reward, cfgPath, out string
-		resume, verbose            bool
-		sets                       trainSets
+		algo, reward, cfgPath, out   string
+		resume, verbose, allowChange bool
+		sets                         trainSets
 	)
 	fs := newFlagSet("train")
 	fs.StringVar(&algo, "algo", "", "algorithm plugin: a Go main package directory (e.g. plugins/p3o) or an executable")
@@ -52,6 +52,7 @@ func runTrain(ctx context.Context, args []string) error {
 	fs.StringVar(&cfgPath, "config", "", "TOML config file (default: the embedded default; with --resume, OUT/config.toml)")
 	fs.StringVar(&out, "out", "", "run directory (default from the config: runs/default)")
 	fs.BoolVar(&resume, "resume", false, "continue from the newest checkpoint in OUT/checkpoints")
+	fs.BoolVar(&allowChange, "allow-config-change", false, "with --resume: accept settings that differ from the run's config.toml (each change is recorded in OUT/history.jsonl)")
 	fs.Var(&sets, "set", "override a config key: --set train.lr=1e-4, --set algo.variant=v2 (repeatable)")
 	fs.BoolVar(&verbose, "v", false, "debug logging (plugin logs included)")
 	fs.Usage = func() {
@@ -102,11 +103,16 @@ func runTrain(ctx context.Context, args []string) error {
 		level = hclog.Debug
 	}
 	logger := hclog.New(&hclog.LoggerOptions{Name: "host", Level: level, Output: stderr})
-	return trainPipeline(ctx, cfg, resume, logger)
+	return trainPipeline(ctx, cfg, resumeMode{resume: resume, allowChange: allowChange}, logger)
 }
 
+// resumeMode says whether a run continues, and whether it may do so with
+// settings that alter the experiment.
+type resumeMode struct{ resume, allowChange bool }
+
 // trainPipeline runs the default pipeline's four stages and the RL loop.
-func trainPipeline(ctx context.Context, cfg *config.Config, resume bool, logger hclog.Logger) error {
+func trainPipeline(ctx context.Context, cfg *config.Config, mode resumeMode, logger hclog.Logger) error {
+	resume := mode.resume
 	t0 := time.Now()
 	// One host per run directory, from before the first stage to the end.
 	lock, taken, err := rundir.Acquire(cfg.Run.Out)
@@ -123,6 +129,7 @@ func trainPipeline(ctx context.Context, cfg *config.Config, resume bool, logger 
 	}
 	// Plugin binaries go to the user cache (keyed by their sources).
 	rt := pluginrt.New(logger, "")
+	rt.CallTimeout = cfg.Run.PluginCallTimeout()
 	defer rt.Close()
 
 	algoOpts, err := config.PluginOptions(cfg.Algo)
@@ -327,7 +334,7 @@ func trainPipeline(ctx context.Context, cfg *config.Config, resume bool, logger 
 		if dest, err := rundir.MoveAside(cfg.Run.Out, time.Now()); err != nil {
 			return err
 		} else if dest != "" {
-			fmt.Fprintf(os.Stderr, "starting a fresh run in %s: the previous run's files are moved to %s (pass --resume to continue it instead)\n", cfg.Run.Out, dest)
+			fmt.Fprintf(stderr, "starting a fresh run in %s: the previous run's files are moved to %s (pass --resume to continue it instead)\n", cfg.Run.Out, dest)
 		}
 	}
 	resolved := *cfg
@@ -335,9 +342,14 @@ func trainPipeline(ctx context.Context, cfg *config.Config, resume bool, logger 
 	if rw != nil {
 		resolved.Reward = config.WithPluginDefaults(cfg.Reward, rw.Spec().DefaultOptions)
 	}
-	if b, err := resolved.Encode(); err != nil {
+	b, err := resolved.Encode()
+	if err != nil {
 		return err
-	} else if err := writeFileAtomic(filepath.Join(cfg.Run.Out, "config.toml"), b); err != nil {
+	}
+	if err := recordConfig(cfg.Run.Out, b, mode); err != nil {
+		return err
+	}
+	if err := writeFileAtomic(filepath.Join(cfg.Run.Out, "config.toml"), b); err != nil {
 		return err
 	}
 	if hf != nil {
@@ -377,4 +389,30 @@ func trainPipeline(ctx context.Context, cfg *config.Config, resume bool, logger 
 	}
 	fmt.Fprintf(stderr, "pipeline wall time %.1f s\n", time.Since(t0).Seconds())
 	return nil
+}
+
+// recordConfig compares a resumed run's new resolved config with its saved
+// one: changes that alter the experiment are refused unless allowed, and
+// every change (and every start) is appended to OUT/history.jsonl.
+func recordConfig(out string, resolved []byte, mode resumeMode) error {
+	if !mode.resume {
+		return rundir.AppendHistory(out, rundir.Event{Event: "start"}, time.Now())
+	}
+	saved, err := os.ReadFile(filepath.Join(out, "config.toml"))
+	if err != nil {
+		return fmt.Errorf("resume: the run's config.toml: %w", err)
+	}
+	changes, err := rundir.Diff(saved, resolved)
+	if err != nil {
+		return fmt.Errorf("resume: %w", err)
+	}
+	if exp := rundir.Experimental(changes); len(exp) > 0 && !mode.allowChange {
+		list := make([]string, len(exp))
+		for i, c := range exp {
+			list[i] = c.String()
+		}
+		return fmt.Errorf("resume would change the experiment: %s; resume without these changes, start a fresh run (another --out), or pass --allow-config-change to continue with them (recorded in %s)",
+			strings.Join(list, ", "), filepath.Join(out, rundir.HistoryName))
+	}
+	return rundir.AppendHistory(out, rundir.Event{Event: "resume", Changes: changes}, time.Now())
 }

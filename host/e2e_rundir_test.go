@@ -81,9 +81,9 @@ func TestOneHostPerRunDir(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, rundir.LockName)); err != nil {
 		t.Fatalf("a SIGKILLed host leaves its lock behind, want it there for this test: %v\n%s", err, log1)
 	}
-	log3 := mustRun(t, nil, "--algo", "plugins/p3o", "--out", out, "--resume", "--set", "run.steps=0")
+	log3 := mustRun(t, nil, "--algo", "plugins/p3o", "--config", cfg, "--out", out, "--set", "run.steps=1")
 	if want := fmt.Sprintf("stale lock of host process %d", first.Process.Pid); !strings.Contains(log3, want) {
-		t.Errorf("resume after the kill does not say %q:\n%s", want, log3)
+		t.Errorf("the run after the kill does not say %q:\n%s", want, log3)
 	}
 	if _, err := os.Stat(filepath.Join(out, rundir.LockName)); !os.IsNotExist(err) {
 		t.Errorf("the lock is still there after a finished run: %v", err)
@@ -109,8 +109,9 @@ func (s *syncBuf) String() string {
 }
 
 // TestFreshRunKeepsPreviousRun: a config error is reported before anything in
-// a used run directory changes, and a fresh run moves the earlier run's
-// files aside instead of deleting them.
+// a used run directory changes; a fresh run moves the earlier run's files
+// aside instead of deleting them; a resume that changes the experiment is
+// refused unless allowed, and recorded; damaged metrics are refused.
 func TestFreshRunKeepsPreviousRun(t *testing.T) {
 	t.Parallel()
 	cfg := tinyConfig(t)
@@ -133,6 +134,34 @@ func TestFreshRunKeepsPreviousRun(t *testing.T) {
 	}
 	if moved := snapshot(t, prev[0]); moved != before {
 		t.Errorf("the moved-aside run differs from the original:\nwant %s\ngot  %s", before, moved)
+	}
+
+	// --resume with a changed experiment setting is refused unless allowed,
+	// and an accepted change is recorded in the run's history.
+	log, err = e2eRun(t, nil, "--algo", "plugins/p3o", "--out", out, "--resume", "--set", "run.steps=2", "--set", "train.lr=0.002")
+	if err == nil || !strings.Contains(log, "resume would change the experiment: train.lr 0.001 -> 0.002") {
+		t.Fatalf("resume with another lr: got err %v, want a refusal naming train.lr\n%s", err, log)
+	}
+	if strings.Contains(log, "run.steps") {
+		t.Errorf("run.steps is not an experiment setting, but the refusal names it:\n%s", log)
+	}
+	mustRun(t, nil, "--algo", "plugins/p3o", "--out", out, "--resume", "--set", "run.steps=2", "--set", "train.lr=0.002", "--allow-config-change")
+	hist, _ := os.ReadFile(filepath.Join(out, rundir.HistoryName))
+	lines := strings.Split(strings.TrimSpace(string(hist)), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `"event":"start"`) || !strings.Contains(lines[1], `"event":"resume"`) ||
+		!strings.Contains(lines[1], `{"key":"train.lr","old":"0.001","new":"0.002"}`) || !strings.Contains(lines[1], `"key":"run.steps"`) {
+		t.Errorf("history.jsonl does not record the start and the resume with its changes:\n%s", hist)
+	}
+	if cfg, _ := os.ReadFile(filepath.Join(out, "config.toml")); !strings.Contains(string(cfg), "lr = 0.002") {
+		t.Errorf("config.toml lacks the accepted lr:\n%s", cfg)
+	}
+
+	// A metrics file that no longer holds the lines the checkpoint pinned
+	// is refused, never guessed at.
+	os.WriteFile(filepath.Join(out, "metrics.jsonl"), nil, 0o644)
+	log, err = e2eRun(t, nil, "--algo", "plugins/p3o", "--out", out, "--resume", "--set", "run.steps=3")
+	if err == nil || !strings.Contains(log, "cut short or emptied") {
+		t.Errorf("resume with an emptied metrics.jsonl: got err %v, want a refusal\n%s", err, log)
 	}
 }
 

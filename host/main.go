@@ -20,6 +20,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/p3o-rlhf/p3o/host/internal/pluginrt"
 	"github.com/p3o-rlhf/p3o/host/internal/progress"
 )
 
@@ -73,9 +74,24 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// The first signal asks the job to stop at its next safe point
+		// (the train loop finishes the step and writes a checkpoint); a
+		// second one stops the host at once, plugins included.
+		s := <-sigs
+		fmt.Fprintf(stderr, "host: %v: stopping after the current step and writing a checkpoint (press Ctrl-C again to stop at once)\n", s)
+		cancel()
+		s = <-sigs
+		n := pluginrt.KillAll()
+		fmt.Fprintf(stderr, "host: second %v: stopped at once (%d plugin processes killed); the last checkpoint written is kept\n", s, n)
+		os.Exit(130)
+	}()
 	err := run(ctx, os.Args[1:])
-	stop()
+	signal.Stop(sigs)
+	cancel()
 	if err != nil {
 		if !errors.Is(err, errUsage) {
 			fmt.Fprintln(stderr, "host:", err)

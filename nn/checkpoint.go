@@ -105,6 +105,19 @@ func decodeModel(name string, b []byte) (*Model, *AdamW, error) {
 	if err := dec.Decode(&cfg); err != nil {
 		return nil, nil, fail("bad model config in metadata %s: %v", metaConfig, err)
 	}
+	if err := cfg.Validate(); err != nil {
+		return nil, nil, fail("%v", err)
+	}
+	// The config decides the allocation: it must not claim more weights
+	// than the file holds (a corrupt or hostile header is an error, not a
+	// huge allocation).
+	var held float64
+	for _, t := range f.Tensors {
+		held += float64(len(t.Data))
+	}
+	if need := cfg.weightCount(); need > held {
+		return nil, nil, fail("model config %+v needs %.0f weights, the file holds %.0f values: corrupt", cfg, need, held)
+	}
 	m, err := NewModel(cfg, 0)
 	if err != nil {
 		return nil, nil, fail("%v", err)

@@ -31,6 +31,17 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// weightCount returns how many weights a model of c holds, in float64 so
+// that an absurd config cannot overflow.
+func (c Config) weightCount() float64 {
+	d := float64(c.DModel)
+	n := float64(c.Vocab)*d + float64(c.Context)*d + float64(c.Layers)*(12*d*d+13*d) + 2*d
+	if c.ValueHead {
+		n += d + 1
+	}
+	return n
+}
+
 // Block holds one transformer block's weights. Linear weights are stored
 // (in, out), row-major, like GPT-2's Conv1D: y = x W + b.
 type Block struct {

@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 )
@@ -54,6 +55,15 @@ type Run struct {
 	LogEvery        int    `toml:"log_every"`
 	CacheDir        string `toml:"cache_dir"`
 	Progress        bool   `toml:"progress"`
+	// PluginTimeout bounds every plugin call (a Go duration, "15m"); a
+	// plugin that does not answer in time is killed and replaced.
+	PluginTimeout string `toml:"plugin_timeout"`
+}
+
+// PluginCallTimeout returns run.plugin_timeout (valid after Validate).
+func (r Run) PluginCallTimeout() time.Duration {
+	d, _ := time.ParseDuration(r.PluginTimeout)
+	return d
 }
 
 // Task selects the task and the rollout shape.
@@ -480,6 +490,9 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, nonFinite(reflect.ValueOf(*c), "")...)
 	check(c.Run.Steps >= 0, "run.steps = %d must be >= 0", c.Run.Steps)
+	if d, err := time.ParseDuration(c.Run.PluginTimeout); err != nil || d <= 0 {
+		errs = append(errs, fmt.Sprintf("run.plugin_timeout = %q must be a positive duration such as \"15m\" or \"90s\"", c.Run.PluginTimeout))
+	}
 	check(c.Run.LogEvery >= 0, "run.log_every = %d must be >= 0", c.Run.LogEvery)
 	check(c.Task.TopK >= 0, "task.top_k = %d must be >= 0 (0 = full vocabulary)", c.Task.TopK)
 	check(c.Train.Beta1 >= 0 && c.Train.Beta1 < 1, "train.beta1 = %g must be in [0, 1)", c.Train.Beta1)

@@ -24,6 +24,8 @@ func TestLoadErrors(t *testing.T) {
 		{"negative top-k", "", []string{"task.top_k=-1"}, []string{"task.top_k = -1 must be >= 0"}},
 		{"beta1 outside [0,1)", "", []string{"train.beta1=2.0"}, []string{"train.beta1 = 2 must be in [0, 1)"}},
 		{"beta2 = 1", "", []string{"train.beta2=1.0"}, []string{"train.beta2 = 1 must be in [0, 1)"}},
+		{"plugin timeout not a duration", "", []string{"run.plugin_timeout=soon"}, []string{`run.plugin_timeout = "soon" must be a positive duration`}},
+		{"plugin timeout zero", "", []string{"run.plugin_timeout=0s"}, []string{`run.plugin_timeout = "0s"`}},
 		{"eps 0", "", []string{"train.eps=0.0"}, []string{"train.eps = 0 must be > 0"}},
 		{"eval samples negative", "", []string{"eval.samples=-1"}, []string{"eval.samples = -1 must be >= 0"}},
 		{"heads do not divide d_model", "", []string{`policy.sft=""`, "policy.init.heads=3"}, []string{"multiple of policy.init.heads = 3"}},

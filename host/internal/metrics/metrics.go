@@ -7,8 +7,13 @@ package metrics
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"hash"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -33,9 +38,22 @@ func IsTiming(key string) bool {
 	return false
 }
 
-// Writer appends records to a metrics.jsonl file.
+// Writer appends records to a metrics.jsonl file. It keeps a running hash of
+// the file's bytes, so a checkpoint can pin exactly the lines it covers.
 type Writer struct {
-	f *os.File
+	f     *os.File
+	h     hash.Hash
+	bytes int64
+	lines int
+}
+
+// Pin identifies a prefix of a metrics file: its first Lines lines, Bytes
+// bytes long, with the given SHA-256. A checkpoint stores the pin of the
+// metrics it covers.
+type Pin struct {
+	Lines  int    `json:"lines"`
+	Bytes  int64  `json:"bytes"`
+	SHA256 string `json:"sha256"`
 }
 
 // Create starts a fresh metrics file at path. A file that already holds
@@ -48,19 +66,83 @@ func Create(path string) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create metrics: %w", err)
 	}
-	return &Writer{f: f}, nil
+	return &Writer{f: f, h: sha256.New()}, nil
 }
 
-// Resume opens the metrics file at path for appending after step: lines of
-// later steps (written after the checkpoint being resumed) are dropped, so the
-// file reads as if the run had never stopped.
-func Resume(path string, step int) (*Writer, error) {
+// ErrPinMismatch is wrapped by Resume's error when the file no longer holds
+// the lines the checkpoint pinned.
+var ErrPinMismatch = errors.New("metrics file does not hold the lines the checkpoint covers")
+
+// Resume opens the metrics file at path for appending after the checkpoint
+// that pinned pin: the file is cut back to exactly the pinned prefix (lines
+// written after the checkpoint, a torn last line included, are dropped), so
+// it reads as if the run had never stopped. A file that does not start with
+// the pinned bytes (deleted, emptied, cut short or edited) is an error
+// wrapping ErrPinMismatch: Resume never guesses. The cut is a truncation in
+// place: it needs no free disk space and leaves no temporary file.
+//
+// A nil pin (a checkpoint written before pins existed) keeps the lines of
+// steps up to step and drops a torn last line.
+func Resume(path string, step int, pin *Pin) (*Writer, error) {
+	if pin == nil {
+		return resumeUnpinned(path, step)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0o644)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s is missing, the checkpoint covers %d lines; restore the file (or start a fresh run)", ErrPinMismatch, path, pin.Lines)
+		}
+		return nil, fmt.Errorf("open metrics: %w", err)
+	}
+	w, err := resumePinned(f, path, pin)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+func resumePinned(f *os.File, path string, pin *Pin) (*Writer, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	if st.Size() < pin.Bytes {
+		return nil, fmt.Errorf("%w: %s is %d bytes, the checkpoint covers its first %d lines (%d bytes): it was cut short or emptied; restore it (or start a fresh run)",
+			ErrPinMismatch, path, st.Size(), pin.Lines, pin.Bytes)
+	}
+	h := sha256.New()
+	if _, err := io.CopyN(h, f, pin.Bytes); err != nil {
+		return nil, fmt.Errorf("read metrics: %w", err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != pin.SHA256 {
+		return nil, fmt.Errorf("%w: the first %d lines of %s differ from the ones the checkpoint covers (edited?); restore them (or start a fresh run)",
+			ErrPinMismatch, pin.Lines, path)
+	}
+	if st.Size() > pin.Bytes {
+		if err := f.Truncate(pin.Bytes); err != nil {
+			return nil, fmt.Errorf("cut metrics back to the checkpoint: %w", err)
+		}
+		if err := f.Sync(); err != nil {
+			return nil, fmt.Errorf("cut metrics back to the checkpoint: %w", err)
+		}
+	}
+	if _, err := f.Seek(pin.Bytes, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	return &Writer{f: f, h: h, bytes: pin.Bytes, lines: pin.Lines}, nil
+}
+
+// resumeUnpinned is Resume for a checkpoint without a pin.
+func resumeUnpinned(path string, step int) (*Writer, error) {
 	b, err := os.ReadFile(path)
 	if err != nil && !os.IsNotExist(err) {
 		return nil, fmt.Errorf("read metrics: %w", err)
 	}
 	var keep bytes.Buffer
-	for i, line := range bytes.Split(b, []byte("\n")) {
+	lines := bytes.Split(b, []byte("\n"))
+	n := 0
+	for i, line := range lines {
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
@@ -69,28 +151,44 @@ func Resume(path string, step int) (*Writer, error) {
 		}
 		if err := json.Unmarshal(line, &r); err != nil || r.Step == nil {
 			// A torn last line from a killed run is dropped; others are errors.
-			if i == len(bytes.Split(b, []byte("\n")))-1 {
+			if i == len(lines)-1 {
 				break
 			}
-			return nil, fmt.Errorf("metrics %s line %d: not a metrics record", path, i+1)
+			return nil, fmt.Errorf("%s line %d: not a metrics record", path, i+1)
 		}
 		if int(*r.Step) <= step {
 			keep.Write(line)
 			keep.WriteByte('\n')
+			n++
 		}
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, keep.Bytes(), 0o644); err != nil {
-		return nil, fmt.Errorf("rewrite metrics: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return nil, fmt.Errorf("rewrite metrics: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open metrics: %w", err)
 	}
-	return &Writer{f: f}, nil
+	// Rewritten in place from the start; what is kept is never longer than
+	// what was there, so this needs no free space.
+	if _, err := f.WriteAt(keep.Bytes(), 0); err == nil {
+		err = f.Truncate(int64(keep.Len()))
+		if err == nil {
+			_, err = f.Seek(int64(keep.Len()), io.SeekStart)
+		}
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("rewrite metrics: %w", err)
+		}
+	} else {
+		f.Close()
+		return nil, fmt.Errorf("rewrite metrics: %w", err)
+	}
+	h := sha256.New()
+	h.Write(keep.Bytes())
+	return &Writer{f: f, h: h, bytes: int64(keep.Len()), lines: n}, nil
+}
+
+// Pin returns the pin of everything written so far (call after Sync).
+func (w *Writer) Pin() Pin {
+	return Pin{Lines: w.lines, Bytes: w.bytes, SHA256: hex.EncodeToString(w.h.Sum(nil))}
 }
 
 // Write appends one record as a JSON line. Non-finite values become null.
@@ -99,9 +197,14 @@ func (w *Writer) Write(r Record) error {
 	if err != nil {
 		return err
 	}
-	if _, err := w.f.Write(append(b, '\n')); err != nil {
+	b = append(b, '\n')
+	n, err := w.f.Write(b)
+	w.h.Write(b[:n])
+	w.bytes += int64(n)
+	if err != nil {
 		return fmt.Errorf("write metrics: %w", err)
 	}
+	w.lines++
 	return nil
 }
 

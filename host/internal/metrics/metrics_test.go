@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"bytes"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -25,7 +27,7 @@ func TestWriteResumeRead(t *testing.T) {
 	f.WriteString(`{"step":6,"rew`)
 	f.Close()
 
-	w, err = Resume(path, 3)
+	w, err = Resume(path, 3, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,4 +70,121 @@ func TestMarshalSortedAndSummary(t *testing.T) {
 	if !IsTiming("time/step_s") || IsTiming("reward/mean") {
 		t.Error("IsTiming misclassifies keys")
 	}
+}
+
+// writePinned writes steps 1..n, pins after step k, and returns the pin.
+func writePinned(t *testing.T, path string, n, k int) Pin {
+	t.Helper()
+	w, err := Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pin Pin
+	for s := 1; s <= n; s++ {
+		if err := w.Write(Record{"step": float64(s), "reward/mean": 0.1 * float64(s)}); err != nil {
+			t.Fatal(err)
+		}
+		if s == k {
+			w.Sync()
+			pin = w.Pin()
+		}
+	}
+	w.Close()
+	return pin
+}
+
+func TestResumePinned(t *testing.T) {
+	tests := []struct {
+		name    string
+		damage  func(path string)
+		wantErr string // "" = resumes with exactly steps 1..10
+	}{
+		{"later lines dropped", func(string) {}, ""},
+		{"torn last line dropped", func(p string) {
+			f, _ := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+			f.WriteString(`{"step":13,"rew`)
+			f.Close()
+		}, ""},
+		{"deleted", func(p string) { os.Remove(p) }, "is missing"},
+		{"emptied", func(p string) { os.WriteFile(p, nil, 0o644) }, "cut short or emptied"},
+		{"cut inside the pinned lines", func(p string) {
+			b, _ := os.ReadFile(p)
+			os.WriteFile(p, b[:len(b)/3], 0o644)
+		}, "cut short or emptied"},
+		{"a pinned line edited (step 5 -> 7)", func(p string) {
+			b, _ := os.ReadFile(p)
+			os.WriteFile(p, bytes.Replace(b, []byte(`"step":5`), []byte(`"step":7`), 1), 0o644)
+		}, "differ from the ones the checkpoint covers"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "metrics.jsonl")
+			pin := writePinned(t, path, 12, 10)
+			if pin.Lines != 10 {
+				t.Fatalf("pin covers %d lines, want 10", pin.Lines)
+			}
+			before, _ := os.ReadFile(path)
+			tt.damage(path)
+			damaged, _ := os.ReadFile(path)
+			w, err := Resume(path, 10, &pin)
+			if tt.wantErr != "" {
+				if !errors.Is(err, ErrPinMismatch) || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got %v, want ErrPinMismatch saying %q", err, tt.wantErr)
+				}
+				if after, _ := os.ReadFile(path); !bytes.Equal(after, damaged) {
+					t.Error("a refused resume changed the metrics file")
+				}
+				if strings.Count(err.Error(), path) > 1 {
+					t.Errorf("error names the path twice: %v", err)
+				}
+			} else {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := w.Write(Record{"step": 11}); err != nil {
+					t.Fatal(err)
+				}
+				w.Close()
+				rs, err := Read(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(rs) != 11 || rs[9]["step"] != 10 || rs[10]["step"] != 11 {
+					t.Errorf("got %d records, want steps 1..11", len(rs))
+				}
+				after, _ := os.ReadFile(path)
+				if !bytes.HasPrefix(after, before[:pin.Bytes]) {
+					t.Error("the pinned lines changed")
+				}
+			}
+			ents, _ := os.ReadDir(dir)
+			for _, e := range ents {
+				if e.Name() != "metrics.jsonl" {
+					t.Errorf("left %s behind", e.Name())
+				}
+			}
+		})
+	}
+}
+
+// TestPinAfterResume: a writer resumed from a pin continues the same hash,
+// so a later checkpoint's pin equals that of an uninterrupted writer.
+func TestPinAfterResume(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.jsonl")
+	want := writePinned(t, a, 8, 8)
+	b := filepath.Join(dir, "b.jsonl")
+	pin := writePinned(t, b, 6, 4)
+	w, err := Resume(b, 4, &pin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for s := 5; s <= 8; s++ {
+		w.Write(Record{"step": float64(s), "reward/mean": 0.1 * float64(s)})
+	}
+	if got := w.Pin(); got != want {
+		t.Errorf("got pin %+v, want %+v", got, want)
+	}
+	w.Close()
 }

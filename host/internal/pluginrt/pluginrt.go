@@ -41,11 +41,55 @@ var ErrRestarted = errors.New("plugin process was replaced and lost its state")
 // maxAttempts bounds how often one call is tried on fresh processes.
 const maxAttempts = 3
 
+// DefaultCallTimeout bounds one plugin call (and the Describe and Configure
+// of a starting plugin) unless Runtime.CallTimeout says otherwise. It is
+// generous: a reward plugin that asks a remote service may retry for minutes
+// (rewardhttp's worst case is about 5.3 minutes a request).
+const DefaultCallTimeout = 15 * time.Minute
+
+// startTimeout bounds a plugin process's start, from exec to handshake.
+const startTimeout = time.Minute
+
+// Replacing a dead plugin process is tried maxStarts times, waiting
+// startBackoff, then twice as long each time, in between (a replacement may
+// itself be killed while it starts).
+const (
+	maxStarts    = 4
+	startBackoff = 500 * time.Millisecond
+)
+
+// live holds the process ids of every running plugin process of this host,
+// for KillAll.
+var live = struct {
+	sync.Mutex
+	pids map[int]bool
+}{pids: map[int]bool{}}
+
+// KillAll kills every plugin process this host runs (with its process
+// group) at once, without asking them to stop: for a host that must stop
+// now. It returns how many it killed.
+func KillAll() int {
+	live.Lock()
+	defer live.Unlock()
+	n := 0
+	for pid := range live.pids {
+		killGroup(pid)
+		n++
+	}
+	return n
+}
+
 // Runtime starts plugins and stops them all on Close. It is safe for
 // concurrent use.
 type Runtime struct {
 	logger   hclog.Logger
 	cacheDir string
+
+	// CallTimeout bounds every plugin call (0: DefaultCallTimeout). A call
+	// that runs past it is logged, its process is killed and replaced as if
+	// it had crashed, and the call is retried or fails like one that found
+	// the process dead. Set it before the first plugin starts.
+	CallTimeout time.Duration
 
 	mu      sync.Mutex
 	plugins []*proc
@@ -67,6 +111,13 @@ func New(logger hclog.Logger, cacheDir string) *Runtime {
 		}
 	}
 	return &Runtime{logger: logger, cacheDir: cacheDir}
+}
+
+func (rt *Runtime) callTimeout() time.Duration {
+	if rt.CallTimeout > 0 {
+		return rt.CallTimeout
+	}
+	return DefaultCallTimeout
 }
 
 // Close stops every plugin process this runtime started. Plugins used after
@@ -165,6 +216,7 @@ type proc struct {
 
 // instance is one plugin process and its dispensed client.
 type instance struct {
+	pid    int
 	client *plugin.Client
 	proto  plugin.ClientProtocol
 	stderr *tailWriter
@@ -173,10 +225,34 @@ type instance struct {
 	stop   context.CancelFunc
 }
 
-// kill stops the process: gracefully through go-plugin, then for sure.
+// kill stops the process: gracefully through go-plugin, then for sure (a
+// frozen process never answers the graceful request).
 func (inst *instance) kill() {
-	inst.client.Kill()
+	done := make(chan struct{})
+	go func() {
+		inst.client.Kill()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		killGroup(inst.pid)
+		<-done
+	}
 	inst.stop()
+	inst.forget()
+}
+
+// killHard kills the process (and its group) at once, then cleans up.
+func (inst *instance) killHard() {
+	killGroup(inst.pid)
+	inst.kill()
+}
+
+func (inst *instance) forget() {
+	live.Lock()
+	delete(live.pids, inst.pid)
+	live.Unlock()
 }
 
 // launch starts the plugin process and completes the handshake; a cancelled
@@ -189,6 +265,13 @@ func (p *proc) launch(ctx context.Context) (*instance, error) {
 	procCtx, stop := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(procCtx, p.exe)
 	dieWithHost(cmd)
+	// Cancelling kills the plugin's whole process group, and Wait returns
+	// soon after even if a child of the plugin holds its output pipes.
+	cmd.Cancel = func() error {
+		killGroup(cmd.Process.Pid)
+		return nil
+	}
+	cmd.WaitDelay = 2 * time.Second
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		Plugins:          sdk.PluginSet(),
@@ -198,7 +281,7 @@ func (p *proc) launch(ctx context.Context) (*instance, error) {
 		Logger:           p.rt.logger,
 		Stderr:           tail,
 		GRPCDialOptions:  sdk.GRPCDialOptions(),
-		StartTimeout:     time.Minute,
+		StartTimeout:     startTimeout,
 	})
 	type started struct {
 		proto plugin.ClientProtocol
@@ -210,6 +293,8 @@ func (p *proc) launch(ctx context.Context) (*instance, error) {
 		done <- started{proto, err}
 	}()
 	var s started
+	timer := time.NewTimer(startTimeout + 5*time.Second)
+	defer timer.Stop()
 	select {
 	case s = <-done:
 	case <-ctx.Done():
@@ -217,13 +302,27 @@ func (p *proc) launch(ctx context.Context) (*instance, error) {
 		<-done
 		client.Kill()
 		return nil, fmt.Errorf("start: %w", ctx.Err())
+	case <-timer.C:
+		// go-plugin's own start timeout did not end it (a child of the
+		// plugin keeps its pipes open): kill the process group.
+		stop()
+		<-done
+		client.Kill()
+		return nil, fmt.Errorf("start: no handshake within %v; is it a plugin built with sdk.ServeAlgorithm or sdk.ServeReward?", startTimeout)
 	}
 	if s.err != nil {
 		client.Kill()
 		stop()
 		return nil, startError(s.err, client, tail)
 	}
-	return &instance{client: client, proto: s.proto, stderr: tail, stop: stop}, nil
+	inst := &instance{client: client, proto: s.proto, stderr: tail, stop: stop}
+	if rc := client.ReattachConfig(); rc != nil {
+		inst.pid = rc.Pid
+		live.Lock()
+		live.pids[inst.pid] = true
+		live.Unlock()
+	}
+	return inst, nil
 }
 
 // start launches a process and describes, checks and configures it.
@@ -232,6 +331,9 @@ func (p *proc) start(ctx context.Context) (*instance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s: %w", p.path, err)
 	}
+	// Describe and Configure are plugin calls like any other: bounded.
+	ctx, cancel := context.WithTimeout(ctx, p.rt.callTimeout())
+	defer cancel()
 	spec, impl, err := inst.describe(ctx, p.kind)
 	if err == nil && spec.Kind != p.kind {
 		err = fmt.Errorf("is a %s plugin (%s), not an %s plugin", spec.Kind, spec.Name, p.kind)
@@ -257,7 +359,10 @@ func (p *proc) start(ctx context.Context) (*instance, error) {
 		spec, impl, err = inst.describe(ctx, p.kind)
 	}
 	if err != nil {
-		inst.kill()
+		if ctx.Err() == context.DeadlineExceeded {
+			err = fmt.Errorf("%w (no answer within %v)", err, p.rt.callTimeout())
+		}
+		inst.killHard()
 		return nil, fmt.Errorf("plugin %s: %w", p.path, err)
 	}
 	inst.spec, inst.impl = spec, impl
@@ -421,12 +526,24 @@ func (p *proc) current(ctx context.Context, dead *instance) (inst *instance, rep
 		return p.cur, false, nil
 	}
 	if p.cur != nil {
-		p.cur.kill()
+		p.cur.killHard()
 	}
 	p.cur = nil
-	inst, err = p.start(ctx)
-	if err != nil {
-		return nil, false, fmt.Errorf("replace dead process: %w", err)
+	wait := startBackoff
+	for try := 1; ; try++ {
+		if inst, err = p.start(ctx); err == nil {
+			break
+		}
+		if try >= maxStarts || ctx.Err() != nil {
+			return nil, false, fmt.Errorf("replace dead process (%d tries): %w", try, err)
+		}
+		p.rt.logger.Warn(fmt.Sprintf("plugin %s: replacement did not start; retrying", p.spec.Name), "path", p.path, "try", try, "wait", wait, "error", err)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil, false, fmt.Errorf("replace dead process: %w", ctx.Err())
+		}
+		wait *= 2
 	}
 	p.cur = inst
 	p.restarts++
@@ -450,12 +567,15 @@ func died(ctx context.Context, inst *instance, err error) bool {
 	return false
 }
 
-// call runs f on a live process. When the process is found dead, before or
-// during the call, it is replaced; the call is then retried if retry is true
-// and otherwise fails with an error wrapping ErrRestarted.
-func call[T any](ctx context.Context, p *proc, retry bool, f func(impl any) (T, error)) (T, error) {
+// call runs f (the plugin method named method) on a live process, within
+// the runtime's call timeout. When the process is found dead, before or
+// during the call, or does not answer in time (it is then killed), it is
+// replaced; the call is then retried if retry is true and otherwise fails
+// with an error wrapping ErrRestarted.
+func call[T any](ctx context.Context, p *proc, retry bool, method string, f func(ctx context.Context, impl any) (T, error)) (T, error) {
 	var zero T
 	var dead *instance
+	timeout := p.rt.callTimeout()
 	for attempt := 1; ; attempt++ {
 		inst, replaced, err := p.current(ctx, dead)
 		if err != nil {
@@ -464,9 +584,25 @@ func call[T any](ctx context.Context, p *proc, retry bool, f func(impl any) (T, 
 		if replaced && !retry {
 			return zero, fmt.Errorf("plugin %s: %w", p.path, ErrRestarted)
 		}
-		v, err := f(inst.impl)
+		callCtx, cancel := context.WithTimeout(ctx, timeout)
+		v, err := f(callCtx, inst.impl)
+		// By the clock: gRPC may report the deadline a moment before
+		// callCtx's own timer fires.
+		deadline, _ := callCtx.Deadline()
+		hung := err != nil && ctx.Err() == nil && (callCtx.Err() == context.DeadlineExceeded || !time.Now().Before(deadline))
+		cancel()
 		if err == nil {
 			return v, nil
+		}
+		if hung {
+			p.rt.logger.Error(fmt.Sprintf("plugin %s did not answer %s within %v: killing process %d and replacing it", p.spec.Name, method, timeout, inst.pid),
+				"path", p.path, "error", err)
+			inst.killHard()
+			if attempt >= maxAttempts {
+				return zero, fmt.Errorf("plugin %s: %s did not answer within %v, %d times in a row (run.plugin_timeout sets the limit)", p.path, method, timeout, attempt)
+			}
+			dead = inst
+			continue
 		}
 		if !died(ctx, inst, err) {
 			return zero, err
@@ -506,11 +642,11 @@ func (h handle) Close() error {
 // reconfigure calls configure and then describe on the running process; on
 // success it keeps the options (a replacement process gets the same ones) and
 // the configured plugin's Spec, which may depend on them.
-func (h handle) reconfigure(ctx context.Context, req *sdk.ConfigureRequest, retry bool, configure func(impl any) error, describe func(impl any) (*sdk.Spec, error)) error {
-	if _, err := call(ctx, h.p, retry, func(impl any) (struct{}, error) { return struct{}{}, configure(impl) }); err != nil {
+func (h handle) reconfigure(ctx context.Context, req *sdk.ConfigureRequest, retry bool, configure func(ctx context.Context, impl any) error, describe func(ctx context.Context, impl any) (*sdk.Spec, error)) error {
+	if _, err := call(ctx, h.p, retry, "Configure", func(ctx context.Context, impl any) (struct{}, error) { return struct{}{}, configure(ctx, impl) }); err != nil {
 		return err
 	}
-	spec, err := call(ctx, h.p, true, describe)
+	spec, err := call(ctx, h.p, true, "Describe", describe)
 	if err != nil {
 		return fmt.Errorf("describe after configure: %w", err)
 	}
@@ -522,44 +658,49 @@ func (h handle) reconfigure(ctx context.Context, req *sdk.ConfigureRequest, retr
 }
 
 // AlgorithmPlugin is an algorithm plugin process supervised by a Runtime. It
-// implements sdk.Algorithm; a call that finds the process dead starts a fresh
-// one (Describe and Configure again) and retries. Safe for concurrent use.
+// implements sdk.Algorithm; a call that finds the process dead, or that it
+// does not answer within the call timeout, starts a fresh one (Describe and
+// Configure again) and retries. Safe for concurrent use.
 type AlgorithmPlugin struct{ handle }
 
 var _ sdk.Algorithm = (*AlgorithmPlugin)(nil)
 
-func describeAlgorithm(ctx context.Context) func(impl any) (*sdk.Spec, error) {
-	return func(impl any) (*sdk.Spec, error) { return impl.(sdk.Algorithm).Describe(ctx) }
+func describeAlgorithm(ctx context.Context, impl any) (*sdk.Spec, error) {
+	return impl.(sdk.Algorithm).Describe(ctx)
 }
 
 // Describe returns the plugin's Spec from the running process.
 func (a *AlgorithmPlugin) Describe(ctx context.Context) (*sdk.Spec, error) {
-	return call(ctx, a.p, true, describeAlgorithm(ctx))
+	return call(ctx, a.p, true, "Describe", describeAlgorithm)
 }
 
 // Configure reconfigures the plugin and takes the configured plugin's Spec.
 func (a *AlgorithmPlugin) Configure(ctx context.Context, req *sdk.ConfigureRequest) error {
 	return a.reconfigure(ctx, req, true,
-		func(impl any) error { return impl.(sdk.Algorithm).Configure(ctx, req) }, describeAlgorithm(ctx))
+		func(ctx context.Context, impl any) error { return impl.(sdk.Algorithm).Configure(ctx, req) }, describeAlgorithm)
 }
 
 // Prepare calls the plugin's Prepare.
 func (a *AlgorithmPlugin) Prepare(ctx context.Context, req *sdk.PrepareRequest) (*sdk.PrepareResponse, error) {
-	return call(ctx, a.p, true, func(impl any) (*sdk.PrepareResponse, error) { return impl.(sdk.Algorithm).Prepare(ctx, req) })
+	return call(ctx, a.p, true, "Prepare", func(ctx context.Context, impl any) (*sdk.PrepareResponse, error) {
+		return impl.(sdk.Algorithm).Prepare(ctx, req)
+	})
 }
 
 // Loss calls the plugin's Loss.
 func (a *AlgorithmPlugin) Loss(ctx context.Context, req *sdk.LossRequest) (*sdk.LossResponse, error) {
-	return call(ctx, a.p, true, func(impl any) (*sdk.LossResponse, error) { return impl.(sdk.Algorithm).Loss(ctx, req) })
+	return call(ctx, a.p, true, "Loss", func(ctx context.Context, impl any) (*sdk.LossResponse, error) {
+		return impl.(sdk.Algorithm).Loss(ctx, req)
+	})
 }
 
 // RewardPlugin is a reward plugin process supervised by a Runtime. It
-// implements sdk.Reward. A call that finds the process dead starts a fresh
-// one (Describe and Configure again); since the fresh process lost the
-// reward's state, the call returns an error wrapping ErrRestarted instead of
-// retrying, except LoadState (which restores the state) and, for a reward
-// whose Spec says it is not Trainable (no state beyond its options), every
-// call. Safe for concurrent use.
+// implements sdk.Reward. A call that finds the process dead (or hung: see
+// Runtime.CallTimeout) starts a fresh one (Describe and Configure again);
+// since the fresh process lost the reward's state, the call returns an error
+// wrapping ErrRestarted instead of retrying, except LoadState (which restores
+// the state) and, for a reward whose Spec says it is not Trainable (no state
+// beyond its options), every call. Safe for concurrent use.
 type RewardPlugin struct{ handle }
 
 var _ sdk.Reward = (*RewardPlugin)(nil)
@@ -567,40 +708,46 @@ var _ sdk.Reward = (*RewardPlugin)(nil)
 // stateless reports whether a replaced process loses nothing.
 func (r *RewardPlugin) stateless() bool { return !r.Spec().Trainable }
 
-func describeReward(ctx context.Context) func(impl any) (*sdk.Spec, error) {
-	return func(impl any) (*sdk.Spec, error) { return impl.(sdk.Reward).Describe(ctx) }
+func describeReward(ctx context.Context, impl any) (*sdk.Spec, error) {
+	return impl.(sdk.Reward).Describe(ctx)
 }
 
 // Describe returns the plugin's Spec from the running process.
 func (r *RewardPlugin) Describe(ctx context.Context) (*sdk.Spec, error) {
-	return call(ctx, r.p, true, describeReward(ctx))
+	return call(ctx, r.p, true, "Describe", describeReward)
 }
 
 // Configure reconfigures the plugin and takes the configured plugin's Spec.
 func (r *RewardPlugin) Configure(ctx context.Context, req *sdk.ConfigureRequest) error {
 	return r.reconfigure(ctx, req, r.stateless(),
-		func(impl any) error { return impl.(sdk.Reward).Configure(ctx, req) }, describeReward(ctx))
+		func(ctx context.Context, impl any) error { return impl.(sdk.Reward).Configure(ctx, req) }, describeReward)
 }
 
 // Score calls the plugin's Score.
 func (r *RewardPlugin) Score(ctx context.Context, req *sdk.ScoreRequest) (*sdk.ScoreResponse, error) {
-	return call(ctx, r.p, r.stateless(), func(impl any) (*sdk.ScoreResponse, error) { return impl.(sdk.Reward).Score(ctx, req) })
+	return call(ctx, r.p, r.stateless(), "Score", func(ctx context.Context, impl any) (*sdk.ScoreResponse, error) {
+		return impl.(sdk.Reward).Score(ctx, req)
+	})
 }
 
 // Train calls the plugin's Train.
 func (r *RewardPlugin) Train(ctx context.Context, req *sdk.TrainRequest) (*sdk.TrainResponse, error) {
-	return call(ctx, r.p, r.stateless(), func(impl any) (*sdk.TrainResponse, error) { return impl.(sdk.Reward).Train(ctx, req) })
+	return call(ctx, r.p, r.stateless(), "Train", func(ctx context.Context, impl any) (*sdk.TrainResponse, error) {
+		return impl.(sdk.Reward).Train(ctx, req)
+	})
 }
 
 // SaveState calls the plugin's SaveState.
 func (r *RewardPlugin) SaveState(ctx context.Context) ([]byte, error) {
-	return call(ctx, r.p, r.stateless(), func(impl any) ([]byte, error) { return impl.(sdk.Reward).SaveState(ctx) })
+	return call(ctx, r.p, r.stateless(), "SaveState", func(ctx context.Context, impl any) ([]byte, error) {
+		return impl.(sdk.Reward).SaveState(ctx)
+	})
 }
 
 // LoadState calls the plugin's LoadState; it is retried on a fresh process,
 // since it restores everything a replacement lost.
 func (r *RewardPlugin) LoadState(ctx context.Context, state []byte) error {
-	_, err := call(ctx, r.p, true, func(impl any) (struct{}, error) {
+	_, err := call(ctx, r.p, true, "LoadState", func(ctx context.Context, impl any) (struct{}, error) {
 		return struct{}{}, impl.(sdk.Reward).LoadState(ctx, state)
 	})
 	return err

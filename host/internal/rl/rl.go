@@ -83,25 +83,28 @@ type Run struct {
 	BeforeCheckpointRename func(string)
 
 	// set up by Train
-	console   *progress.Console
-	opt       *nn.AdamW
-	kl        klctl.Controller
-	norm      *rewardnorm.Normalizer
-	judge     task.Judge
-	prompts   *task.PromptSampler
-	maxPrmt   int
-	polTr     *nn.Trainer
-	refTr     *nn.Trainer
-	polSamp   *nn.Sampler
-	refSamp   *nn.Sampler
-	grid      *grid
-	store     *checkpoint.Store
-	mw        *metrics.Writer
-	startAt   int // first step to run (1-based)
-	lastCkpt  string
-	offline   *offlineData
-	permCache []int
-	permEpoch int
+	console  *progress.Console
+	opt      *nn.AdamW
+	kl       klctl.Controller
+	norm     *rewardnorm.Normalizer
+	judge    task.Judge
+	prompts  *task.PromptSampler
+	maxPrmt  int
+	polTr    *nn.Trainer
+	refTr    *nn.Trainer
+	polSamp  *nn.Sampler
+	refSamp  *nn.Sampler
+	grid     *grid
+	store    *checkpoint.Store
+	mw       *metrics.Writer
+	startAt  int // first step to run (1-based)
+	lastCkpt string
+	ckptStep int // step of lastCkpt
+	// metricsPin is the resumed checkpoint's pin of metrics.jsonl.
+	metricsPin *metrics.Pin
+	offline    *offlineData
+	permCache  []int
+	permEpoch  int
 }
 
 // Result is what a finished run reports.
@@ -137,20 +140,23 @@ func (r *Run) Train(ctx context.Context) (*Result, error) {
 	if r.Cfg.Run.Progress && r.Cfg.Run.Steps >= r.startAt {
 		bar = r.console.NewBar(r.AlgoSpec.Name, r.Cfg.Run.Steps-r.startAt+1, "step")
 	}
+	// A step, once begun, runs to its end even when ctx is cancelled (the
+	// host's first Ctrl-C): its weights are then a checkpointable state.
+	// Plugin calls stay bounded by the plugin runtime's call timeout, and a
+	// second Ctrl-C ends the host at once.
+	stepCtx := context.WithoutCancel(ctx)
 	for step := r.startAt; step <= r.Cfg.Run.Steps; step++ {
 		if err := ctx.Err(); err != nil {
-			if step > r.startAt {
-				if cerr := r.checkpoint(ctx, step-1); cerr != nil {
-					return nil, errors.Join(err, cerr)
-				}
+			if bar != nil {
+				bar.Clear()
 			}
-			return nil, fmt.Errorf("interrupted before step %d (checkpoint %s): %w", step, r.lastCkpt, err)
+			return nil, r.interrupted(stepCtx, step-1, err)
 		}
 		var rec metrics.Record
 		if r.AlgoSpec.Mode == sdk.ModeOffline {
-			rec, err = r.offlineStep(ctx, step)
+			rec, err = r.offlineStep(stepCtx, step)
 		} else {
-			rec, err = r.onlineStep(ctx, step)
+			rec, err = r.onlineStep(stepCtx, step)
 		}
 		if err != nil {
 			if bar != nil {
@@ -163,7 +169,7 @@ func (r *Run) Train(ctx context.Context) (*Result, error) {
 			return nil, fmt.Errorf("step %d: %w (last checkpoint: %s)", step, err, last)
 		}
 		if ev := r.Cfg.Eval.Every; ev > 0 && step%ev == 0 && step != r.Cfg.Run.Steps {
-			e, err := r.evaluate(ctx, step, r.Policy, r.polTr, r.polSampler())
+			e, err := r.evaluate(stepCtx, step, r.Policy, r.polTr, r.polSampler())
 			if err != nil {
 				return nil, fmt.Errorf("evaluate at step %d: %w", step, err)
 			}
@@ -185,7 +191,7 @@ func (r *Run) Train(ctx context.Context) (*Result, error) {
 			fmt.Fprintln(r.Stderr, metrics.Summary(rec))
 		}
 		if ce := r.Cfg.Run.CheckpointEvery; step == r.Cfg.Run.Steps || (ce > 0 && step%ce == 0) {
-			if err := r.checkpoint(ctx, step); err != nil {
+			if err := r.checkpoint(stepCtx, step); err != nil {
 				return nil, err
 			}
 		}
@@ -208,6 +214,22 @@ func (r *Run) Train(ctx context.Context) (*Result, error) {
 	}
 	printTable(r.Stderr, r, res)
 	return res, nil
+}
+
+// interrupted ends a cancelled run after step done: it writes that step's
+// checkpoint unless it is already written, and returns an error saying
+// where the run stopped and how to continue.
+func (r *Run) interrupted(ctx context.Context, done int, cause error) error {
+	if done >= r.startAt && done > r.ckptStep {
+		if err := r.checkpoint(ctx, done); err != nil {
+			return fmt.Errorf("interrupted after step %d; writing its checkpoint failed: %w (last checkpoint: %s)", done, err, r.lastCkpt)
+		}
+	}
+	if r.lastCkpt == "" {
+		return fmt.Errorf("interrupted before the first step completed; no checkpoint written: %w", cause)
+	}
+	fmt.Fprintf(r.Stderr, "interrupted after step %d: checkpoint %s written; continue with --resume\n", done, r.lastCkpt)
+	return fmt.Errorf("interrupted after step %d (checkpoint %s; continue with --resume): %w", done, r.lastCkpt, cause)
 }
 
 // setup builds the optimiser, controllers, trainers and stores, and loads
@@ -261,8 +283,9 @@ func (r *Run) setup(ctx context.Context) error {
 		}
 		r.startAt = step + 1
 		r.lastCkpt = filepath.Join(r.store.Dir, checkpoint.Name(step))
-		if r.mw, err = metrics.Resume(mpath, step); err != nil {
-			return err
+		r.ckptStep = step
+		if r.mw, err = metrics.Resume(mpath, step, r.metricsPin); err != nil {
+			return fmt.Errorf("resume from %s: %w", r.lastCkpt, err)
 		}
 		fmt.Fprintf(r.Stderr, "resumed from %s (step %d)\n", r.lastCkpt, step)
 	} else {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/p3o-rlhf/p3o/host/internal/metrics"
 	"github.com/p3o-rlhf/p3o/nn"
 )
 
@@ -34,6 +35,9 @@ type runState struct {
 	// RefSHA256 fingerprints the reference (SFT) weights: resuming against
 	// another reference would not continue the same run.
 	RefSHA256 string `json:"ref_sha256"`
+	// Metrics pins the metrics.jsonl lines this checkpoint covers; resume
+	// restores exactly them or refuses.
+	Metrics *metrics.Pin `json:"metrics,omitempty"`
 }
 
 // refHash fingerprints the reference model's weights.
@@ -68,6 +72,11 @@ func (r *Run) checkpoint(ctx context.Context, step int) error {
 	if st.RefSHA256, err = r.refHash(); err != nil {
 		return fmt.Errorf("checkpoint step %d: %w", step, err)
 	}
+	if err := r.mw.Sync(); err != nil {
+		return fmt.Errorf("checkpoint step %d: sync metrics: %w", step, err)
+	}
+	pin := r.mw.Pin()
+	st.Metrics = &pin
 	sb, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return fmt.Errorf("checkpoint step %d: %w", step, err)
@@ -89,14 +98,11 @@ func (r *Run) checkpoint(ctx context.Context, step int) error {
 		files[fileReward] = rs
 		r.RewardState = rs
 	}
-	if err := r.mw.Sync(); err != nil {
-		return fmt.Errorf("checkpoint step %d: sync metrics: %w", step, err)
-	}
 	dir, err := r.store.Save(step, files)
 	if err != nil {
 		return fmt.Errorf("checkpoint step %d: %w", step, err)
 	}
-	r.lastCkpt = dir
+	r.lastCkpt, r.ckptStep = dir, step
 	r.Log.Debug("checkpoint written", "dir", dir)
 	return nil
 }
@@ -136,6 +142,7 @@ func (r *Run) restore(ctx context.Context, step int, files map[string][]byte) er
 		return fmt.Errorf("%s: model config %+v differs from this run's %+v", filePolicy, m.Config, r.Policy.Config)
 	}
 	r.Policy, r.opt = m, opt
+	r.metricsPin = st.Metrics
 	r.kl.SetBeta(st.KLBeta)
 	if err := r.norm.SetState(st.RewardNorm); err != nil {
 		return fmt.Errorf("reward normaliser: %w", err)

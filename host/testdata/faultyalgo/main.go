@@ -5,6 +5,9 @@
 //	                   FAULTY_MARKER file (so the replacement process works)
 //	FAULTY_MODE=nan    Loss call FAULTY_AT and later return a NaN loss
 //	                   (FAULTY_WHAT=grad: a NaN gradient instead)
+//	FAULTY_MODE=stop   the process stops itself (SIGSTOP) on Loss call
+//	                   FAULTY_AT, once per FAULTY_MARKER file, into which it
+//	                   writes its PID first
 package main
 
 import (
@@ -13,6 +16,7 @@ import (
 	"os"
 	"strconv"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/p3o-rlhf/p3o/plugins/p3o/p3o"
 	"github.com/p3o-rlhf/p3o/sdk"
@@ -43,6 +47,13 @@ func (f *faulty) Loss(ctx context.Context, req *sdk.LossRequest) (*sdk.LossRespo
 					os.WriteFile(m, []byte("crashed"), 0o644)
 					os.Exit(3)
 				}
+			}
+		}
+	case "stop":
+		if m := os.Getenv("FAULTY_MARKER"); n == at && m != "" {
+			if _, err := os.Stat(m); err != nil {
+				os.WriteFile(m, []byte(strconv.Itoa(os.Getpid())), 0o644)
+				syscall.Kill(os.Getpid(), syscall.SIGSTOP)
 			}
 		}
 	case "nan":

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -53,6 +54,9 @@ func (e *Echo) Prepare(_ context.Context, req *sdk.PrepareRequest) (*sdk.Prepare
 
 func (e *Echo) Loss(_ context.Context, req *sdk.LossRequest) (*sdk.LossResponse, error) {
 	b := req.Batch
+	if b.Beta == -2 {
+		time.Sleep(time.Minute) // lets tests see a plugin that hangs in a call
+	}
 	if b.Beta < 0 {
 		os.Exit(7) // lets tests kill the process in the middle of a call
 	}

@@ -1,0 +1,148 @@
+package pluginrt
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/p3o-rlhf/p3o/sdk"
+)
+
+// gone reports whether process pid no longer runs (or is a zombie).
+func gone(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return true
+	}
+	b, err := os.ReadFile("/proc/" + itoa(pid) + "/stat")
+	return err == nil && strings.Contains(string(b), ") Z ")
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestFrozenAlgorithmIsKilledAndReplaced: a plugin stopped with SIGSTOP in
+// the middle of a run does not block the host: the call's deadline is hit
+// and logged, the process is killed by PID and replaced, and the call
+// succeeds on the fresh process.
+func TestFrozenAlgorithmIsKilledAndReplaced(t *testing.T) {
+	rt, logs := newRuntime(t)
+	rt.CallTimeout = time.Second
+	ctx := context.Background()
+	a, err := rt.Algorithm(ctx, filepath.Join(bin, "echo"), []byte("scale = 3.0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := &sdk.LossRequest{Batch: lossBatch(4, 5, 2)}
+	first, err := a.Loss(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := pid(t, a.p)
+	if err := syscall.Kill(old, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Kill(old, syscall.SIGKILL)
+	begin := time.Now()
+	second, err := a.Loss(ctx, req)
+	if err != nil {
+		t.Fatalf("Loss on a frozen plugin: got %v, want it replaced and the call retried", err)
+	}
+	if d := time.Since(begin); d > 30*time.Second {
+		t.Errorf("took %v, want about the 1 s deadline plus a restart", d)
+	}
+	if first.Loss != second.Loss {
+		t.Errorf("got loss %v from the replacement, want %v", second.Loss, first.Loss)
+	}
+	if got := a.Restarts(); got != 1 {
+		t.Errorf("got %d restarts, want 1", got)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !gone(old) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !gone(old) {
+		t.Errorf("the frozen process %d still exists, want it killed", old)
+	}
+	if want := "did not answer Loss within 1s: killing process " + itoa(old); !strings.Contains(logs.String(), want) {
+		t.Errorf("host log lacks %q:\n%s", want, logs.String())
+	}
+}
+
+// TestFrozenInEveryCallGivesUp: a plugin that hangs in every attempt gives
+// a bounded error naming the limit, not an endless wait.
+func TestFrozenInEveryCallGivesUp(t *testing.T) {
+	rt, _ := newRuntime(t)
+	rt.CallTimeout = 300 * time.Millisecond
+	ctx := context.Background()
+	a, err := rt.Algorithm(ctx, filepath.Join(bin, "echo"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := lossBatch(2, 2, 3)
+	b.Beta = -2 // echo sleeps for a minute in the call
+	_, err = a.Loss(ctx, &sdk.LossRequest{Batch: b})
+	if err == nil || !strings.Contains(err.Error(), "did not answer within 300ms, 3 times in a row") || !strings.Contains(err.Error(), "run.plugin_timeout") {
+		t.Errorf("got %v, want an error saying Loss did not answer 3 times and naming run.plugin_timeout", err)
+	}
+}
+
+// TestReplacementRetriesWithBackoff: a replacement that cannot start at
+// first (here: its executable is briefly missing, as when a replacement is
+// killed while starting) is retried with backoff instead of ending the run.
+func TestReplacementRetriesWithBackoff(t *testing.T) {
+	rt, logs := newRuntime(t)
+	ctx := context.Background()
+	exe := filepath.Join(t.TempDir(), "echo")
+	b, err := os.ReadFile(filepath.Join(bin, "echo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(exe, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	a, err := rt.Algorithm(ctx, exe, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := &sdk.LossRequest{Batch: lossBatch(2, 3, 1)}
+	if _, err := a.Loss(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(exe, exe+".away"); err != nil {
+		t.Fatal(err)
+	}
+	syscall.Kill(pid(t, a.p), syscall.SIGKILL)
+	go func() {
+		time.Sleep(700 * time.Millisecond)
+		os.Rename(exe+".away", exe)
+	}()
+	if _, err := a.Loss(ctx, req); err != nil {
+		t.Fatalf("Loss after a kill with a replacement that fails to start at first: %v", err)
+	}
+	if !strings.Contains(logs.String(), "replacement did not start; retrying") {
+		t.Errorf("host log lacks the retry:\n%s", logs.String())
+	}
+}
+
+func TestKillAll(t *testing.T) {
+	rt, _ := newRuntime(t)
+	a, err := rt.Algorithm(context.Background(), filepath.Join(bin, "echo"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pid(t, a.p)
+	if n := KillAll(); n < 1 {
+		t.Errorf("KillAll killed %d processes, want at least 1", n)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !gone(p) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !gone(p) {
+		t.Errorf("plugin process %d runs after KillAll", p)
+	}
+}
