@@ -501,12 +501,12 @@ func (c *Config) Validate() error {
 	check(c.Train.WeightDecay >= 0, "train.weight_decay = %g must be >= 0", c.Train.WeightDecay)
 	check(c.Prefs.N >= 0, "prefs.n = %d must be >= 0", c.Prefs.N)
 	check(c.Offline.Probe >= 0, "offline.probe = %d must be >= 0", c.Offline.Probe)
-	if c.Policy.SFT == "" {
+	if c.Policy.SFT == "" && c.Policy.HF == "" {
 		s := c.Policy.Init
 		check(s.Vocab >= 1 && s.Context >= 2 && s.DModel >= 1 && s.Heads >= 1 && s.Layers >= 1,
 			"policy.init: vocab %d, context %d, d_model %d, heads %d, layers %d must be >= 1 (context >= 2)", s.Vocab, s.Context, s.DModel, s.Heads, s.Layers)
 		check(s.Heads < 1 || s.DModel%s.Heads == 0, "policy.init.d_model = %d must be a multiple of policy.init.heads = %d", s.DModel, s.Heads)
-		check(s.Context < 1 || c.Task.ResponseLen < s.Context, "task.response_len = %d must be < policy.init.context = %d (the prompt needs a token)", c.Task.ResponseLen, s.Context)
+		check(s.Context < 1 || c.Task.MaxResponse() < s.Context, "responses of %d tokens (task.response_len or max_new_tokens) must be shorter than policy.init.context = %d (the prompt needs a token)", c.Task.MaxResponse(), s.Context)
 	}
 	check(c.Run.CheckpointEvery >= 0, "run.checkpoint_every = %d must be >= 0", c.Run.CheckpointEvery)
 	check(c.Run.KeepCheckpoints >= 1, "run.keep_checkpoints = %d must be >= 1", c.Run.KeepCheckpoints)

@@ -29,7 +29,7 @@ func TestLoadErrors(t *testing.T) {
 		{"eps 0", "", []string{"train.eps=0.0"}, []string{"train.eps = 0 must be > 0"}},
 		{"eval samples negative", "", []string{"eval.samples=-1"}, []string{"eval.samples = -1 must be >= 0"}},
 		{"heads do not divide d_model", "", []string{`policy.sft=""`, "policy.init.heads=3"}, []string{"multiple of policy.init.heads = 3"}},
-		{"response longer than context", "", []string{`policy.sft=""`, "task.response_len=500"}, []string{"task.response_len = 500 must be < policy.init.context"}},
+		{"response longer than context", "", []string{`policy.sft=""`, "task.response_len=500"}, []string{"responses of 500 tokens (task.response_len or max_new_tokens) must be shorter than policy.init.context = 128"}},
 		{"--set type error names the flag", "", []string{"train.lr=abc"}, []string{"--set train.lr=abc: train.lr takes a value of type float, not string"}},
 		{"unknown table via --set", "", []string{"foo.bar=1"}, []string{`unknown table "foo"`, "tables: algo, eval"}},
 		{"--set on a table", "", []string{"train=1"}, []string{"[train] is a table", "lr"}},
