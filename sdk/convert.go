@@ -396,12 +396,25 @@ func prepareResponseToProto(r *PrepareResponse) *pb.PrepareResponse {
 	return &pb.PrepareResponse{HasAux: true, N: int64(len(r.Aux)), Aux: auxToProto(nil, r.Aux)}
 }
 
+// maxWireSequences bounds the sequence count a message may claim, so a
+// corrupt count is an error rather than a huge allocation.
+const maxWireSequences = 1 << 22
+
 func prepareResponseFromProto(p *pb.PrepareResponse) (*PrepareResponse, error) {
 	r := &PrepareResponse{}
 	if !p.GetHasAux() {
 		return r, nil
 	}
-	aux, err := auxFromProto(p.GetAux(), int(p.GetN()))
+	n := p.GetN()
+	if n < 0 || n > maxWireSequences {
+		return nil, fmt.Errorf("malformed prepare response: %d sequences", n)
+	}
+	for _, c := range p.GetAux() {
+		if l := len(c.GetLens()); l != 0 && int64(l) != n {
+			return nil, fmt.Errorf("malformed aux %s: %d lengths for %d sequences", c.GetName(), l, n)
+		}
+	}
+	aux, err := auxFromProto(p.GetAux(), int(n))
 	if err != nil {
 		return nil, err
 	}
