@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -175,7 +176,7 @@ func (s *Store) Latest() (step int, files map[string][]byte, err error) {
 func Load(dir string) (map[string][]byte, error) {
 	mb, err := os.ReadFile(filepath.Join(dir, ManifestName))
 	if err != nil {
-		return nil, fmt.Errorf("checkpoint %s is incomplete or damaged: %w", dir, err)
+		return nil, fmt.Errorf("checkpoint %s is incomplete or damaged: %s: %w", dir, ManifestName, bare(err))
 	}
 	var man Manifest
 	if err := json.Unmarshal(mb, &man); err != nil {
@@ -183,9 +184,12 @@ func Load(dir string) (map[string][]byte, error) {
 	}
 	files := make(map[string][]byte, len(man.Files))
 	for n, fe := range man.Files {
+		if n == "" || n == ManifestName || n == "." || n == ".." || strings.ContainsAny(n, `/\`) {
+			return nil, fmt.Errorf("checkpoint %s: corrupt %s: file name %q", dir, ManifestName, n)
+		}
 		b, err := os.ReadFile(filepath.Join(dir, n))
 		if err != nil {
-			return nil, fmt.Errorf("checkpoint %s: %w", dir, err)
+			return nil, fmt.Errorf("checkpoint %s: %s: %w", dir, n, bare(err))
 		}
 		if int64(len(b)) != fe.Size {
 			return nil, fmt.Errorf("checkpoint %s: %s is truncated or padded: %d bytes, manifest says %d", dir, n, len(b), fe.Size)
@@ -197,6 +201,16 @@ func Load(dir string) (map[string][]byte, error) {
 		files[n] = b
 	}
 	return files, nil
+}
+
+// bare drops the path from a *fs.PathError, for messages that name the
+// file already.
+func bare(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 func (s *Store) prune() error {

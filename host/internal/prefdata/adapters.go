@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -112,7 +113,7 @@ func ReadHHRLHF(ctx context.Context, path string) ([]Pair, Stats, error) {
 		}
 		var rec struct{ Chosen, Rejected *string }
 		if err := json.Unmarshal(b, &rec); err != nil {
-			return nil, st, fmt.Errorf("%s:%d: not an HH-RLHF record: %w", path, line, err)
+			return nil, st, recordError(sc, path, line, b, err, "HH-RLHF record", `{"chosen","rejected"}`)
 		}
 		if rec.Chosen == nil || rec.Rejected == nil {
 			return nil, st, fmt.Errorf("%s:%d: missing string field \"chosen\" or \"rejected\"", path, line)
@@ -131,7 +132,7 @@ func ReadHHRLHF(ctx context.Context, path string) ([]Pair, Stats, error) {
 		pairs = append(pairs, p)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, st, fmt.Errorf("%s:%d: %w", path, line+1, err)
+		return nil, st, scanError(path, line+1, err)
 	}
 	st.Kept = len(pairs)
 	return pairs, st, nil
@@ -201,7 +202,10 @@ func ReadFineGrainedQA(ctx context.Context, path string, maxPromptBytes int) ([]
 	defer rc.Close()
 	var recs []qaRecord
 	if err := json.NewDecoder(rc).Decode(&recs); err != nil {
-		return nil, Stats{}, fmt.Errorf("read finegrained-qa %s: %w", path, err)
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, gzip.ErrChecksum) {
+			return nil, Stats{}, fmt.Errorf("read finegrained-qa %s: the file is truncated or corrupt: %w", path, err)
+		}
+		return nil, Stats{}, fmt.Errorf("read finegrained-qa %s: want a JSON array of QA-feedback records: %w", path, err)
 	}
 	var (
 		pairs []Pair

@@ -3,12 +3,15 @@ package prefdata
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -58,7 +61,7 @@ func Read(ctx context.Context, r io.Reader, name string) ([]Pair, Stats, error) 
 			GoldRejected             *float64 `json:"gold_rejected"`
 		}
 		if err := json.Unmarshal(b, &rec); err != nil {
-			return nil, st, fmt.Errorf("%s:%d: not a preference record: %w", name, line, err)
+			return nil, st, recordError(sc, name, line, b, err, "preference record", `{"prompt","chosen","rejected"}`)
 		}
 		for _, f := range []struct {
 			key string
@@ -77,10 +80,40 @@ func Read(ctx context.Context, r io.Reader, name string) ([]Pair, Stats, error) 
 		pairs = append(pairs, p)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, st, fmt.Errorf("%s:%d: %w", name, line+1, err)
+		return nil, st, scanError(name, line+1, err)
 	}
 	st.Kept = len(pairs)
 	return pairs, st, nil
+}
+
+// scanError explains a read error at line of name.
+func scanError(name string, line int, err error) error {
+	switch {
+	case errors.Is(err, bufio.ErrTooLong):
+		return fmt.Errorf("%s:%d: a line longer than %d MiB: not a JSONL file (one record per line), or a record too large", name, line, maxLine>>20)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, gzip.ErrChecksum), errors.Is(err, gzip.ErrHeader):
+		return fmt.Errorf("%s:%d: the file is truncated or corrupt: %w", name, line, err)
+	}
+	return fmt.Errorf("%s:%d: %w", name, line, err)
+}
+
+// recordError explains a record of line that is not the JSON object wanted
+// (described by want). A line cut short by a read error (a truncated gzip)
+// reports that error instead of the torn JSON.
+func recordError(sc *bufio.Scanner, name string, line int, b []byte, err error, what, want string) error {
+	if !sc.Scan() && sc.Err() != nil {
+		return scanError(name, line, sc.Err())
+	}
+	var te *json.UnmarshalTypeError
+	switch {
+	case len(b) > 0 && b[0] == '[':
+		return fmt.Errorf("%s:%d: not a %s: a JSON array; want one JSON object %s per line (JSONL; jq -c '.[]' converts an array)", name, line, what, want)
+	case errors.As(err, &te) && te.Field != "":
+		return fmt.Errorf("%s:%d: not a %s: field %q is a JSON %s, want a string", name, line, what, strings.ToLower(te.Field), te.Value)
+	case errors.As(err, &te):
+		return fmt.Errorf("%s:%d: not a %s: a JSON %s, want an object %s", name, line, what, te.Value, want)
+	}
+	return fmt.Errorf("%s:%d: not a %s: %v", name, line, what, err)
 }
 
 // Write writes pairs as JSONL.
