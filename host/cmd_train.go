@@ -130,6 +130,10 @@ func trainPipeline(ctx context.Context, cfg *config.Config, mode resumeMode, log
 	// Plugin binaries go to the user cache (keyed by their sources).
 	rt := pluginrt.New(logger, "")
 	rt.CallTimeout = cfg.Run.PluginCallTimeout()
+	rt.Checksums = map[string]string{cfg.Run.Algo: cfg.Run.AlgoSHA256}
+	if cfg.Run.Reward != "" && cfg.Run.RewardSHA256 != "" {
+		rt.Checksums[cfg.Run.Reward] = cfg.Run.RewardSHA256
+	}
 	defer rt.Close()
 
 	algoOpts, err := config.PluginOptions(cfg.Algo)
@@ -271,7 +275,11 @@ func trainPipeline(ctx context.Context, cfg *config.Config, mode resumeMode, log
 	}
 
 	// Stage 3: the reward model.
-	var rewardState []byte
+	var (
+		rewardState     []byte
+		rewardStateFrom string // the file it came from, for errors
+		rewardStateFix  string
+	)
 	if rw != nil && !trainable {
 		fmt.Fprintln(stderr, pipeline.Banner(3, "reward", rw.Spec().Name+" (not trainable: used as is)"))
 	}
@@ -281,6 +289,7 @@ func trainPipeline(ctx context.Context, cfg *config.Config, mode resumeMode, log
 			if rewardState, err = os.ReadFile(cfg.RewardModel.State); err != nil {
 				return fmt.Errorf("reward_model.state: %w", err)
 			}
+			rewardStateFrom, rewardStateFix = cfg.RewardModel.State, "check reward_model.state"
 		} else {
 			prefsHash, err := pipeline.FileHash(prefsPath)
 			if err != nil {
@@ -321,9 +330,10 @@ func trainPipeline(ctx context.Context, cfg *config.Config, mode resumeMode, log
 			if rewardState, err = os.ReadFile(statePath); err != nil {
 				return fmt.Errorf("reward model state: %w", err)
 			}
+			rewardStateFrom, rewardStateFix = statePath, "delete "+dir+" to train it again"
 		}
 		if err := rw.LoadState(ctx, rewardState); err != nil {
-			return fmt.Errorf("reward plugin %s: load state: %w", cfg.Run.Reward, err)
+			return fmt.Errorf("reward plugin %s: load state %s: %w (%s)", cfg.Run.Reward, rewardStateFrom, err, rewardStateFix)
 		}
 	}
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -178,4 +179,18 @@ func snapshot(t *testing.T, dir string) string {
 		fmt.Fprintf(&b, "%s ", e.Name())
 	}
 	return b.String()
+}
+
+// TestCorruptRewardStateNamesFile: a reward state that fails to load is
+// reported with the file it came from.
+func TestCorruptRewardStateNamesFile(t *testing.T) {
+	t.Parallel()
+	cfg := tinyConfig(t)
+	dir := t.TempDir()
+	state := filepath.Join(dir, "reward.state")
+	os.WriteFile(state, []byte("not a reward state"), 0o644)
+	log, err := e2eRun(t, nil, "--algo", "plugins/p3o", "--config", cfg, "--out", filepath.Join(dir, "run"), "--set", "reward_model.state="+strconv.Quote(state))
+	if err == nil || !strings.Contains(log, "load state "+state) {
+		t.Errorf("got err %v, want an error naming %s\n%s", err, state, log)
+	}
 }

@@ -76,6 +76,9 @@ func TestCorruptionIsAnErrorNamingIt(t *testing.T) {
 			if !strings.Contains(err.Error(), Name(2)) || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("got %q, want it to name %s and say %q", err, Name(2), tt.want)
 			}
+			if want := "the previous checkpoint " + filepath.Join(s.Dir, Name(1)) + " is intact"; !strings.Contains(err.Error(), want) {
+				t.Errorf("got %q, want it to say %q", err, want)
+			}
 		})
 	}
 	if _, _, err := (&Store{Dir: t.TempDir()}).Latest(); !errors.Is(err, ErrNone) {

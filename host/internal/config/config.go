@@ -8,6 +8,7 @@ package config
 import (
 	"bytes"
 	_ "embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -58,6 +59,10 @@ type Run struct {
 	// PluginTimeout bounds every plugin call (a Go duration, "15m"); a
 	// plugin that does not answer in time is killed and replaced.
 	PluginTimeout string `toml:"plugin_timeout"`
+	// AlgoSHA256 and RewardSHA256 pin prebuilt plugin executables by
+	// SHA-256 (hex, "" = not pinned); a mismatch refuses to start one.
+	AlgoSHA256   string `toml:"algo_sha256"`
+	RewardSHA256 string `toml:"reward_sha256"`
 }
 
 // PluginCallTimeout returns run.plugin_timeout (valid after Validate).
@@ -492,6 +497,11 @@ func (c *Config) Validate() error {
 	check(c.Run.Steps >= 0, "run.steps = %d must be >= 0", c.Run.Steps)
 	if d, err := time.ParseDuration(c.Run.PluginTimeout); err != nil || d <= 0 {
 		errs = append(errs, fmt.Sprintf("run.plugin_timeout = %q must be a positive duration such as \"15m\" or \"90s\"", c.Run.PluginTimeout))
+	}
+	for _, p := range []struct{ key, v string }{{"run.algo_sha256", c.Run.AlgoSHA256}, {"run.reward_sha256", c.Run.RewardSHA256}} {
+		if b, err := hex.DecodeString(p.v); p.v != "" && (err != nil || len(b) != 32) {
+			errs = append(errs, fmt.Sprintf("%s = %q must be 64 hex digits (sha256sum PLUGIN) or empty", p.key, p.v))
+		}
 	}
 	check(c.Run.LogEvery >= 0, "run.log_every = %d must be >= 0", c.Run.LogEvery)
 	check(c.Task.TopK >= 0, "task.top_k = %d must be >= 0 (0 = full vocabulary)", c.Task.TopK)

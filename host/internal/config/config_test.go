@@ -26,6 +26,7 @@ func TestLoadErrors(t *testing.T) {
 		{"beta2 = 1", "", []string{"train.beta2=1.0"}, []string{"train.beta2 = 1 must be in [0, 1)"}},
 		{"plugin timeout not a duration", "", []string{"run.plugin_timeout=soon"}, []string{`run.plugin_timeout = "soon" must be a positive duration`}},
 		{"plugin timeout zero", "", []string{"run.plugin_timeout=0s"}, []string{`run.plugin_timeout = "0s"`}},
+		{"bad plugin pin", "", []string{"run.algo_sha256=abc"}, []string{`run.algo_sha256 = "abc" must be 64 hex digits`}},
 		{"eps 0", "", []string{"train.eps=0.0"}, []string{"train.eps = 0 must be > 0"}},
 		{"eval samples negative", "", []string{"eval.samples=-1"}, []string{"eval.samples = -1 must be >= 0"}},
 		{"heads do not divide d_model", "", []string{`policy.sft=""`, "policy.init.heads=3"}, []string{"multiple of policy.init.heads = 3"}},

@@ -2,6 +2,8 @@ package pluginrt
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -144,5 +146,46 @@ func TestKillAll(t *testing.T) {
 	}
 	if !gone(p) {
 		t.Errorf("plugin process %d runs after KillAll", p)
+	}
+}
+
+func TestPinnedChecksum(t *testing.T) {
+	exe := filepath.Join(bin, "echo")
+	b, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	good := hex.EncodeToString(sum[:])
+	bad := strings.Repeat("ab", 32)
+	tests := []struct {
+		name, pin string
+		want      []string // "" = starts
+	}{
+		{"matching pin starts", good, nil},
+		{"mismatch refuses naming both hashes", bad, []string{good, bad, "refusing to start"}},
+		{"malformed pin", "xyz", []string{"not 64 hex digits"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rt, _ := newRuntime(t)
+			rt.Checksums = map[string]string{exe: tt.pin}
+			a, err := rt.Algorithm(context.Background(), exe, nil)
+			if tt.want == nil {
+				if err != nil {
+					t.Fatalf("got %v, want the pinned plugin to start", err)
+				}
+				a.Close()
+				return
+			}
+			if err == nil {
+				t.Fatal("got a started plugin, want a refusal")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
 	}
 }

@@ -14,9 +14,12 @@ package pluginrt
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -91,6 +94,12 @@ type Runtime struct {
 	// the process dead. Set it before the first plugin starts.
 	CallTimeout time.Duration
 
+	// Checksums pins plugin executables by SHA-256 (hex), keyed by the
+	// path given to Algorithm or Reward: a mismatch refuses to start the
+	// plugin, naming both hashes (go-plugin's SecureConfig checks it again
+	// at every start). Set it before the first plugin starts.
+	Checksums map[string]string
+
 	mu      sync.Mutex
 	plugins []*proc
 	closed  bool
@@ -118,6 +127,32 @@ func (rt *Runtime) callTimeout() time.Duration {
 		return rt.CallTimeout
 	}
 	return DefaultCallTimeout
+}
+
+// secureConfig checks exe against the checksum pinned for path (nil when
+// none is).
+func (rt *Runtime) secureConfig(path, exe string) (*plugin.SecureConfig, error) {
+	want := strings.ToLower(strings.TrimSpace(rt.Checksums[path]))
+	if want == "" {
+		return nil, nil
+	}
+	sum, err := hex.DecodeString(want)
+	if err != nil || len(sum) != sha256.Size {
+		return nil, fmt.Errorf("the pinned SHA-256 %q of %s is not 64 hex digits", want, path)
+	}
+	f, err := os.Open(exe)
+	if err != nil {
+		return nil, fmt.Errorf("checksum: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return nil, fmt.Errorf("checksum %s: %w", exe, err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != want {
+		return nil, fmt.Errorf("SHA-256 of %s is %s, but the config pins %s: refusing to start it (rebuild or re-pin it)", exe, got, want)
+	}
+	return &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()}, nil
 }
 
 // Close stops every plugin process this runtime started. Plugins used after
@@ -258,6 +293,10 @@ func (inst *instance) forget() {
 // launch starts the plugin process and completes the handshake; a cancelled
 // ctx kills a plugin that is still starting.
 func (p *proc) launch(ctx context.Context) (*instance, error) {
+	secure, err := p.rt.secureConfig(p.path, p.exe)
+	if err != nil {
+		return nil, err
+	}
 	tail := &tailWriter{}
 	// go-plugin's Start cannot be interrupted (Kill waits for it), so a
 	// cancelled ctx kills the process through its own context, which is
@@ -282,6 +321,7 @@ func (p *proc) launch(ctx context.Context) (*instance, error) {
 		Stderr:           tail,
 		GRPCDialOptions:  sdk.GRPCDialOptions(),
 		StartTimeout:     startTimeout,
+		SecureConfig:     secure,
 	})
 	type started struct {
 		proto plugin.ClientProtocol

@@ -122,7 +122,7 @@ func AppendHistory(dir string, ev Event, now time.Time) error {
 // always allowed (and still recorded).
 var Operational = []string{
 	"run.steps", "run.checkpoint_every", "run.keep_checkpoints", "run.log_every", "run.progress",
-	"run.cache_dir", "run.plugin_timeout", "run.out", "task.data_dir", "eval.samples",
+	"run.cache_dir", "run.plugin_timeout", "run.algo_sha256", "run.reward_sha256", "run.out", "task.data_dir", "eval.samples",
 }
 
 // Experimental returns the changes that alter the experiment (not in
