@@ -149,27 +149,34 @@ func trainPipeline(ctx context.Context, cfg *config.Config, mode resumeMode, log
 		spec.Name, spec.Version, spec.Mode, spec.ResponsesPerPrompt, spec.NeedsValueHead, spec.NeedsReference)
 
 	// Task data.
-	dataDir := cfg.Task.DataDir
-	if dataDir == "" {
-		if dataDir, err = task.DataDir(); err != nil {
-			return fmt.Errorf("task data: %w (or set task.data_dir)", err)
+	var (
+		tk      task.Task
+		vocab   *words.Vocabulary
+		dataDir = cfg.Task.DataDir
+	)
+	if cfg.Task.Name == task.PromptsName {
+		ps, err := task.LoadPromptSet(ctx, task.PromptSetConfig{Path: cfg.Task.Path, Key: cfg.Task.PromptKey, EvalPath: cfg.Task.EvalPath, HeldOut: cfg.Task.HeldOut})
+		if err != nil {
+			return fmt.Errorf("task %s: %w", task.PromptsName, err)
 		}
-	}
-	if cfg.Task.Name != task.Name {
-		return fmt.Errorf("task.name = %q: the only built-in task is %q", cfg.Task.Name, task.Name)
-	}
-	tk, err := task.Load(ctx, filepath.Join(dataDir, "imdb"), cfg.Run.Seed)
-	if err != nil {
-		return fmt.Errorf("task %s: %w", task.Name, err)
-	}
-	// The word-validity check of the evaluation (cached after the first run).
-	var vocab *words.Vocabulary
-	if cfg.Eval.Prompts > 0 {
-		if vocab, err = task.Vocabulary(ctx, filepath.Join(dataDir, "imdb"), cache); err != nil {
+		tk = ps
+		fmt.Fprintf(os.Stderr, "task prompts: %d training and %d held-out prompts from %s (no gold judge)\n", len(ps.TrainPrompts()), len(ps.TestPrompts()), cfg.Task.Path)
+	} else {
+		if dataDir == "" {
+			if dataDir, err = task.DataDir(); err != nil {
+				return fmt.Errorf("task data: %w (or set task.data_dir)", err)
+			}
+		}
+		if tk, err = task.Load(ctx, filepath.Join(dataDir, "imdb"), cfg.Run.Seed); err != nil {
 			return fmt.Errorf("task %s: %w", task.Name, err)
 		}
+		// The word-validity check of the evaluation (cached after the first run).
+		if cfg.Eval.Prompts > 0 {
+			if vocab, err = task.Vocabulary(ctx, filepath.Join(dataDir, "imdb"), cache); err != nil {
+				return fmt.Errorf("task %s: %w", task.Name, err)
+			}
+		}
 	}
-
 	// Stage 1: the SFT policy (a run checkpoint, a Hugging Face GPT-2
 	// directory, or a random init).
 	sftPath := cfg.Policy.SFT
@@ -240,6 +247,9 @@ func trainPipeline(ctx context.Context, cfg *config.Config, mode resumeMode, log
 	trainable := rw != nil && rw.Spec().Trainable
 	needPrefs := spec.Mode == sdk.ModeOffline || (trainable && cfg.RewardModel.State == "")
 	prefsPath := cfg.Prefs.Path
+	if needPrefs && prefsPath == "" && cfg.Task.Name == task.PromptsName {
+		return fmt.Errorf("task prompts has no gold judge to label generated preference data; give prefs.path (TRL preference JSONL) or reward_model.state, or a reward that needs no training (--reward plugins/rewardhttp)")
+	}
 	if needPrefs && prefsPath == "" && sftPath == "" {
 		return fmt.Errorf("policy.hf: generating preference data needs the imdb task's byte-level policy; give prefs.path (TRL preference JSONL) or reward_model.state, or a reward that needs no training (--reward plugins/rewardhttp)")
 	}

@@ -77,6 +77,17 @@ type Task struct {
 	DataDir        string `toml:"data_dir"`
 	PromptsPerStep int    `toml:"prompts_per_step"`
 	ResponseLen    int    `toml:"response_len"`
+	// Path is the prompt file of task "prompts" (JSONL, one object a
+	// line), PromptKey its prompt field ("" = "prompt", TRL's column).
+	Path      string `toml:"path"`
+	PromptKey string `toml:"prompt_key"`
+	// EvalPath holds task "prompts"' held-out prompts; when empty, HeldOut
+	// of Path's prompts are held out for evaluation.
+	EvalPath string  `toml:"eval_path"`
+	HeldOut  float64 `toml:"heldout"`
+	// MaxPromptTokens bounds a prompt: longer ones keep their last
+	// MaxPromptTokens tokens (counted in the log).
+	MaxPromptTokens int `toml:"max_prompt_tokens"`
 	// Stop is "none" (every response is exactly response_len tokens,
 	// end-of-text banned: the IMDB setting) or "eot" (a response ends at
 	// the policy's end-of-text token, kept as its last token, or at
@@ -522,6 +533,11 @@ func (c *Config) Validate() error {
 	check(c.Run.KeepCheckpoints >= 1, "run.keep_checkpoints = %d must be >= 1", c.Run.KeepCheckpoints)
 	check(c.Task.PromptsPerStep >= 1, "task.prompts_per_step = %d must be >= 1", c.Task.PromptsPerStep)
 	check(c.Task.ResponseLen >= 1, "task.response_len = %d must be >= 1", c.Task.ResponseLen)
+	check(c.Task.Name == "imdb-sentiment" || c.Task.Name == "prompts", `task.name = %q must be "imdb-sentiment" or "prompts" (a JSONL prompt file in task.path)`, c.Task.Name)
+	check(c.Task.Name != "prompts" || c.Task.Path != "", `task.name = "prompts" needs task.path, a JSONL file with a "prompt" field (or task.prompt_key) per line`)
+	check(c.Task.HeldOut >= 0 && c.Task.HeldOut < 1, "task.heldout = %g must be in [0, 1)", c.Task.HeldOut)
+	check(c.Task.Name != "prompts" || c.Task.EvalPath != "" || c.Task.HeldOut > 0 || c.Eval.Prompts == 0, `task "prompts" needs held-out prompts for eval.prompts = %d: set task.eval_path or task.heldout > 0`, c.Eval.Prompts)
+	check(c.Task.MaxPromptTokens >= 1, "task.max_prompt_tokens = %d must be >= 1", c.Task.MaxPromptTokens)
 	check(c.Task.Stop == "none" || c.Task.Stop == "eot", `task.stop = %q must be "none" (fixed response_len) or "eot" (end at end-of-text or max_new_tokens)`, c.Task.Stop)
 	check(c.Task.MaxNewTokens >= 0, "task.max_new_tokens = %d must be >= 0 (0 = response_len)", c.Task.MaxNewTokens)
 	check(c.Task.Stop == "eot" || c.Task.MaxNewTokens == 0, `task.max_new_tokens = %d needs task.stop = "eot" (with stop = "none" every response is response_len tokens)`, c.Task.MaxNewTokens)

@@ -65,6 +65,24 @@ type Point struct {
 	MeanWords    float64 `json:"mean_response_words"`
 }
 
+// MarshalJSON leaves the gold fields out of a point without gold scores
+// (a task without a judge: Gold is nil).
+func (p Point) MarshalJSON() ([]byte, error) {
+	type plain Point
+	b, err := json.Marshal(plain(p))
+	if err != nil || p.Gold != nil {
+		return b, err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	for _, k := range []string{"gold", "gold_mean", "gold_stderr", "gold_positive_share"} {
+		delete(m, k)
+	}
+	return json.Marshal(m)
+}
+
 // SetWords stores the per-prompt word counts and their summaries.
 func (p *Point) SetWords(words, valid []int) error {
 	if len(words) != p.Prompts || len(valid) != p.Prompts {
@@ -89,12 +107,13 @@ func (p *Point) SetWords(words, valid []int) error {
 	return nil
 }
 
-// New summarises per-prompt gold scores and KL estimates.
+// New summarises per-prompt gold scores and KL estimates. gold is nil for a
+// task without a gold judge: the point then has no gold numbers.
 func New(step int, evalSeed uint64, gold, kl []float64) (*Point, error) {
-	if len(gold) != len(kl) {
+	if gold != nil && len(gold) != len(kl) {
 		return nil, fmt.Errorf("evaluation at step %d: %d gold scores for %d KL estimates", step, len(gold), len(kl))
 	}
-	p := &Point{Step: step, EvalSeed: evalSeed, Prompts: len(gold), Gold: gold, KL: kl}
+	p := &Point{Step: step, EvalSeed: evalSeed, Prompts: len(kl), Gold: gold, KL: kl}
 	p.GoldMean, p.GoldSE = MeanSE(gold)
 	p.KLMean, p.KLSE = MeanSE(kl)
 	for _, g := range gold {

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/p3o-rlhf/p3o/host/internal/config"
@@ -33,6 +34,13 @@ func tinyBPE(t *testing.T) *nn.BPETokenizer {
 // eotRun is an online run with task.stop = "eot" on a random 10-token model.
 func eotRun(t *testing.T, algo sdk.Algorithm, reward sdk.Reward, maxNew int) *Run {
 	t.Helper()
+	return tinyRun(t, algo, reward, maxNew, nil, io.Discard, nil)
+}
+
+// tinyRun is eotRun with a task (nil: IMDB-style prompts), a stderr and a
+// config edit.
+func tinyRun(t *testing.T, algo sdk.Algorithm, reward sdk.Reward, maxNew int, tk task.Task, stderr io.Writer, edit func(*config.Config)) *Run {
+	t.Helper()
 	cfg, err := config.Default()
 	if err != nil {
 		t.Fatal(err)
@@ -49,13 +57,19 @@ func eotRun(t *testing.T, algo sdk.Algorithm, reward sdk.Reward, maxNew int) *Ru
 	for i := range 32 {
 		prompts = append(prompts, fmt.Sprintf("ab %s cd", string(rune('a'+i%8))))
 	}
+	if tk == nil {
+		tk = task.NewIMDB(prompts, prompts, 1)
+	}
+	if edit != nil {
+		edit(cfg)
+	}
 	spec, err := algo.Describe(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &Run{Cfg: cfg, Out: cfg.Run.Out, Stderr: io.Discard, Algo: algo, AlgoSpec: spec,
+	r := &Run{Cfg: cfg, Out: cfg.Run.Out, Stderr: stderr, Algo: algo, AlgoSpec: spec,
 		Reward: reward, RewardName: "recording",
-		Task: task.NewIMDB(prompts, prompts, 1), Tok: tinyBPE(t), Policy: m, Ref: m.Clone()}
+		Task: tk, Tok: tinyBPE(t), Policy: m, Ref: m.Clone()}
 	if err := r.setup(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -310,5 +324,51 @@ func TestCheckResponse(t *testing.T) {
 				t.Errorf("got %v, want ok %v", err, tc.ok)
 			}
 		})
+	}
+}
+
+// TestNoGoldTask runs a task without a gold judge (a prompt set) to the end:
+// no gold column in the table, eval.json, evals/*.json or the metrics, the
+// proxy reward instead, and long prompts truncated from the left and
+// counted.
+func TestNoGoldTask(t *testing.T) {
+	train := []string{"ab a cd", "b", "ca", "dd e", "abcdefgh abcdefgh", "h"}
+	test := []string{"a b", "c d", "e"}
+	var stderr strings.Builder
+	r := tinyRun(t, p3o.New(), recordingReward{got: new([]sdk.Sample)}, 6, task.NewPromptSet(train, test), &stderr, func(c *config.Config) {
+		c.Run.Steps, c.Task.PromptsPerStep, c.Task.MaxPromptTokens = 2, 2, 4
+		c.Train.Minibatches = 1
+		c.Eval.Prompts, c.Eval.Samples = 3, 2
+	})
+	res, err := r.Train(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.After.Prompts != 3 { // all three held-out prompts
+		t.Errorf("evaluated %d prompts, want 3", res.After.Prompts)
+	}
+	// "ab a cd" is 7 tokens, "dd e" 4, "abcdefgh abcdefgh" 17: two exceed 4.
+	if out := stderr.String(); !strings.Contains(out, "2 of 6 training prompts are longer than 4 tokens") {
+		t.Errorf("stderr does not count the truncated prompts:\n%s", out)
+	}
+	if out := stderr.String(); strings.Contains(out, "gold reward") || strings.Contains(out, "[+") || !strings.Contains(out, "reward (recording)") {
+		t.Errorf("table: want no gold column and a reward column, got:\n%s", out)
+	}
+	files, _ := filepath.Glob(filepath.Join(r.Out, "evals", "*.json"))
+	files = append(files, filepath.Join(r.Out, "eval.json"), filepath.Join(r.Out, "metrics.jsonl"))
+	if len(files) < 4 {
+		t.Fatalf("got files %v, want eval files for steps 0 and 2, eval.json and metrics.jsonl", files)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), "gold") {
+			t.Errorf("%s mentions gold for a task without a judge: %.300s", f, b)
+		}
+		if !strings.Contains(string(b), "kl") {
+			t.Errorf("%s has no KL: %.300s", f, b)
+		}
 	}
 }

@@ -38,6 +38,34 @@ type Eval struct {
 	// Proxy is the reward plugin's mean score (online runs).
 	Proxy   float64      `json:"proxy_mean,omitempty"`
 	Samples []EvalSample `json:"samples"`
+	// NoGold marks a task without a gold judge: the gold fields are left
+	// out of the JSON.
+	NoGold bool `json:"-"`
+}
+
+// MarshalJSON leaves the gold fields out when the task has no judge.
+func (e Eval) MarshalJSON() ([]byte, error) {
+	type plain Eval
+	if !e.NoGold {
+		return json.Marshal(plain(e))
+	}
+	var m map[string]any
+	b, err := json.Marshal(plain(e))
+	if err == nil {
+		err = json.Unmarshal(b, &m)
+	}
+	if err != nil {
+		return nil, err
+	}
+	delete(m, "gold_mean")
+	delete(m, "gold_stderr")
+	delete(m, "gold_positive_share")
+	if ss, ok := m["samples"].([]any); ok {
+		for _, s := range ss {
+			delete(s.(map[string]any), "gold")
+		}
+	}
+	return json.Marshal(m)
 }
 
 // EvalSample is one prompt and response with its gold score.
@@ -53,7 +81,12 @@ type EvalSample struct {
 func (r *Run) evaluate(ctx context.Context, step int, m *nn.Model, tr *nn.Trainer, s *nn.Sampler) (Eval, error) {
 	n := r.Cfg.Eval.Prompts
 	if n == 0 {
-		return Eval{Step: step}, nil
+		return Eval{Step: step, NoGold: r.judge == nil}, nil
+	}
+	// A small held-out set is evaluated once per prompt, not cycled.
+	n = min(n, len(r.Task.TestPrompts()))
+	if n == 0 {
+		return Eval{}, fmt.Errorf("task %s has no held-out prompts to evaluate (set eval.prompts = 0 to skip evaluation)", r.Task.Name())
 	}
 	seed := r.Cfg.Eval.Seed
 	prompts := task.NewPromptSampler(r.Task.TestPrompts(), mix(seed, purposeEval)).Batch(0, n)
@@ -71,16 +104,23 @@ func (r *Run) evaluate(ctx context.Context, step int, m *nn.Model, tr *nn.Traine
 	if err != nil {
 		return Eval{}, err
 	}
-	gold := make([]float64, len(seqs))
+	var gold []float64 // nil without a judge: no gold numbers anywhere
+	if r.judge != nil {
+		gold = make([]float64, len(seqs))
+	}
 	kl := make([]float64, len(seqs))
 	nWords, nValid := make([]int, len(seqs)), make([]int, len(seqs))
 	var wc words.Count
-	e := Eval{Step: step}
+	e := Eval{Step: step, NoGold: r.judge == nil}
 	for i, q := range seqs {
 		for t := range q.resp {
 			kl[i] += lp[i][t] - ref[i][t]
 		}
-		gold[i] = r.judge.Score(q.promptText, q.respText)
+		var g float64
+		if gold != nil {
+			g = r.judge.Score(q.promptText, q.respText)
+			gold[i] = g
+		}
 		if r.Words != nil {
 			// A response that ended at end-of-text is whole; any other
 			// was cut by the length limit.
@@ -88,7 +128,7 @@ func (r *Run) evaluate(ctx context.Context, step int, m *nn.Model, tr *nn.Traine
 			nWords[i], nValid[i] = r.Words.Add(&wc, q.promptText, q.respText, cut)
 		}
 		if i < r.Cfg.Eval.Samples {
-			e.Samples = append(e.Samples, EvalSample{Prompt: q.promptText, Response: q.respText, Gold: gold[i]})
+			e.Samples = append(e.Samples, EvalSample{Prompt: q.promptText, Response: q.respText, Gold: g})
 		}
 	}
 	p, err := evalpoint.New(step, seed, gold, kl)
@@ -139,31 +179,58 @@ func writeEval(path string, r *Run, res *Result) error {
 	return nil
 }
 
-// printTable prints the before/after table and a few samples.
+// printTable prints the before/after table and a few samples. A task
+// without a gold judge has no gold columns; the proxy reward is shown then.
 func printTable(w io.Writer, r *Run, res *Result) {
-	fmt.Fprintf(w, "\nheld-out evaluation: %d test prompts, 1 sample each (eval seed %d; positive: gold >= %.2f)\n", res.After.Prompts, r.Cfg.Eval.Seed, evalpoint.PositiveThreshold)
+	gold := r.judge != nil
+	if gold {
+		fmt.Fprintf(w, "\nheld-out evaluation: %d test prompts, 1 sample each (eval seed %d; positive: gold >= %.2f)\n", res.After.Prompts, r.Cfg.Eval.Seed, evalpoint.PositiveThreshold)
+	} else {
+		fmt.Fprintf(w, "\nheld-out evaluation: %d held-out prompts, 1 sample each (eval seed %d; task %s has no gold judge)\n", res.After.Prompts, r.Cfg.Eval.Seed, r.Task.Name())
+	}
 	if r.Words != nil {
 		fmt.Fprintf(w, "valid words: share of response words seen >= %d times in the IMDB train split\n", words.MinCount)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	wordCols := func(e Eval) string {
-		if r.Words == nil {
-			return ""
+	cols := func(e Eval, after bool) string {
+		var b strings.Builder
+		if gold {
+			fmt.Fprintf(&b, "\t%+.3f ± %.3f\t%.0f%%", e.Gold, e.GoldSE, 100*e.Positive)
+		} else if r.Reward != nil {
+			fmt.Fprintf(&b, "\t%+.3f", e.Proxy)
 		}
-		return fmt.Sprintf("\t%.0f%%\t%.1f", 100*e.WordValidity, e.MeanWords)
+		if after {
+			fmt.Fprintf(&b, "\t%.2f ± %.2f", e.KL, e.KLSE)
+		} else {
+			fmt.Fprintf(&b, "\t%.2f", e.KL)
+		}
+		if r.Words != nil {
+			fmt.Fprintf(&b, "\t%.0f%%\t%.1f", 100*e.WordValidity, e.MeanWords)
+		}
+		return b.String()
 	}
-	head := "policy\tgold reward (VADER)\tpositive\tKL to SFT (nats/seq)"
+	head := "policy"
+	if gold {
+		head += "\tgold reward (VADER)\tpositive"
+	} else if r.Reward != nil {
+		head += "\treward (" + r.RewardName + ")"
+	}
+	head += "\tKL to SFT (nats/seq)"
 	if r.Words != nil {
 		head += "\tvalid words\twords/response"
 	}
 	fmt.Fprintln(tw, head)
-	fmt.Fprintf(tw, "before (SFT)\t%+.3f ± %.3f\t%.0f%%\t%.2f%s\n", res.Before.Gold, res.Before.GoldSE, 100*res.Before.Positive, res.Before.KL, wordCols(res.Before))
-	fmt.Fprintf(tw, "after (%s, %d steps)\t%+.3f ± %.3f\t%.0f%%\t%.2f ± %.2f%s\n", r.AlgoSpec.Name, res.Steps, res.After.Gold, res.After.GoldSE, 100*res.After.Positive, res.After.KL, res.After.KLSE, wordCols(res.After))
+	fmt.Fprintf(tw, "before (SFT)%s\n", cols(res.Before, false))
+	fmt.Fprintf(tw, "after (%s, %d steps)%s\n", r.AlgoSpec.Name, res.Steps, cols(res.After, true))
 	tw.Flush()
 	show := func(name string, ss []EvalSample) {
 		fmt.Fprintf(w, "\nsamples %s:\n", name)
 		for _, s := range ss {
-			fmt.Fprintf(w, "  [%+.2f] %q -> %q\n", s.Gold, s.Prompt, strings.ToValidUTF8(s.Response, "?"))
+			if gold {
+				fmt.Fprintf(w, "  [%+.2f] %q -> %q\n", s.Gold, s.Prompt, strings.ToValidUTF8(s.Response, "?"))
+			} else {
+				fmt.Fprintf(w, "  %q -> %q\n", s.Prompt, strings.ToValidUTF8(s.Response, "?"))
+			}
 		}
 	}
 	// Both lists answer the same prompts (the first eval.samples of the

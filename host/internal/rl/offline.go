@@ -117,7 +117,9 @@ func (r *Run) offlineStep(ctx context.Context, step int) (metrics.Record, error)
 		for t := range s.resp {
 			kl += lp[i][t] - ref[i][t]
 		}
-		gold += r.judge.Score(s.promptText, s.respText)
+		if r.judge != nil {
+			gold += r.judge.Score(s.promptText, s.respText)
+		}
 	}
 	np := float64(max(len(probe), 1))
 	if r.Reward != nil && len(probe) > 0 {
@@ -135,7 +137,9 @@ func (r *Run) offlineStep(ctx context.Context, step int) (metrics.Record, error)
 	}
 	stepS := time.Since(t0).Seconds()
 	rec["step"] = float64(step)
-	rec["gold/mean"] = gold / np
+	if r.judge != nil {
+		rec["gold/mean"] = gold / np
+	}
 	rec["kl/ref"] = kl / np
 	rec["kl/beta"] = beta
 	rec["loss/total"] = res.loss

@@ -241,7 +241,9 @@ func (r *Run) onlineStep(ctx context.Context, step int) (metrics.Record, error) 
 		for t := range s.resp {
 			klSum += s.oldLogp[t] - s.refLogp[t]
 		}
-		goldSum += r.judge.Score(s.promptText, s.respText)
+		if r.judge != nil {
+			goldSum += r.judge.Score(s.promptText, s.respText)
+		}
 		rSum += raw[i]
 		r2Sum += raw[i] * raw[i]
 	}
@@ -261,7 +263,10 @@ func (r *Run) onlineStep(ctx context.Context, step int) (metrics.Record, error) 
 		}
 		rec["reward/normalized_mean"] = s / n
 	}
-	rec["gold/mean"] = goldSum / n
+	if r.judge != nil {
+		rec["gold/mean"] = goldSum / n
+	}
+	rec["rollout/prompts_truncated"] = float64(r.truncated(prompts))
 	rec["kl/ref"] = kl
 	rec["kl/beta"] = beta
 	rec["loss/total"] = lossSum / float64(calls)

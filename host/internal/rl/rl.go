@@ -173,9 +173,11 @@ func (r *Run) Train(ctx context.Context) (*Result, error) {
 			if err != nil {
 				return nil, fmt.Errorf("evaluate at step %d: %w", step, err)
 			}
-			rec["eval/gold"] = e.Gold
 			rec["eval/kl"] = e.KL
-			rec["eval/positive"] = e.Positive
+			if r.judge != nil {
+				rec["eval/gold"] = e.Gold
+				rec["eval/positive"] = e.Positive
+			}
 			if r.Words != nil {
 				rec["eval/word_validity"] = e.WordValidity
 				rec["eval/mean_words"] = e.MeanWords
@@ -185,7 +187,11 @@ func (r *Run) Train(ctx context.Context) (*Result, error) {
 			return nil, err
 		}
 		if bar != nil {
-			bar.Describe(fmt.Sprintf("reward %+.3f gold %+.3f kl %.2f", rec["reward/mean"], rec["gold/mean"], rec["kl/ref"]))
+			gold := ""
+			if g, ok := rec["gold/mean"]; ok {
+				gold = fmt.Sprintf(" gold %+.3f", g)
+			}
+			bar.Describe(fmt.Sprintf("reward %+.3f%s kl %.2f", rec["reward/mean"], gold, rec["kl/ref"]))
 		}
 		if le := r.Cfg.Run.LogEvery; le > 0 && (step%le == 0 || step == r.Cfg.Run.Steps || step == r.startAt) {
 			fmt.Fprintln(r.Stderr, metrics.Summary(rec))
@@ -302,13 +308,17 @@ func (r *Run) setup(ctx context.Context) error {
 	// Shapes: a prompt keeps its last maxPrmt tokens so prompt+response fits.
 	ctxLen := r.Policy.Config.Context
 	respLen := c.Task.MaxResponse()
-	r.maxPrmt = min(task.MaxPromptBytes, ctxLen-respLen)
+	r.maxPrmt = min(c.Task.MaxPromptTokens, ctxLen-respLen)
 	if r.AlgoSpec.Mode == sdk.ModeOffline {
 		respLen = min(c.Task.MaxResponse(), ctxLen-1)
-		r.maxPrmt = min(task.MaxPromptBytes, ctxLen-respLen)
+		r.maxPrmt = min(c.Task.MaxPromptTokens, ctxLen-respLen)
 	}
 	if r.maxPrmt < 1 {
 		return fmt.Errorf("model context %d is too short for responses of %d tokens", ctxLen, respLen)
+	}
+	if n, total := r.truncated(r.Task.TrainPrompts()), len(r.Task.TrainPrompts()); n > 0 {
+		fmt.Fprintf(r.Stderr, "%d of %d training prompts are longer than %d tokens and keep their last %d (task.max_prompt_tokens, model context %d, responses up to %d)\n", n, total, r.maxPrmt, r.maxPrmt, ctxLen, respLen)
+		r.Log.Info("prompts truncated from the left", "truncated", n, "prompts", total, "max_prompt_tokens", r.maxPrmt)
 	}
 	T := r.maxPrmt + respLen - 1
 	var B int
@@ -358,6 +368,18 @@ func addValueHead(m *nn.Model) {
 	m.Config.ValueHead = true
 	m.Params.ValueW, m.Params.ValueB = make([]float32, d), make([]float32, 1)
 	m.Grads.ValueW, m.Grads.ValueB = make([]float32, d), make([]float32, 1)
+}
+
+// truncated counts the prompts longer than maxPrmt tokens (encodePrompt
+// keeps their last maxPrmt).
+func (r *Run) truncated(prompts []string) int {
+	n := 0
+	for _, p := range prompts {
+		if len(r.Tok.Encode(p)) > r.maxPrmt {
+			n++
+		}
+	}
+	return n
 }
 
 // encodePrompt tokenises a prompt, keeping its last maxPrmt tokens.

@@ -25,7 +25,7 @@ const (
 	ResponseBytes = 48
 )
 
-// Task is a prompt distribution with a gold judge.
+// Task is a prompt distribution, with a gold judge when it has one.
 type Task interface {
 	// Name is the task's name, e.g. "imdb-sentiment".
 	Name() string
@@ -33,7 +33,8 @@ type Task interface {
 	TrainPrompts() []string
 	// TestPrompts are for evaluation only.
 	TestPrompts() []string
-	// Judge is the gold reward.
+	// Judge is the gold reward; nil for a task without one (PromptSet),
+	// whose runs report no gold numbers.
 	Judge() Judge
 }
 
