@@ -15,6 +15,7 @@ import (
 
 	"github.com/p3o-rlhf/p3o/host/internal/config"
 	"github.com/p3o-rlhf/p3o/host/internal/hfmodel"
+	"github.com/p3o-rlhf/p3o/host/internal/memplan"
 	"github.com/p3o-rlhf/p3o/host/internal/pipeline"
 	"github.com/p3o-rlhf/p3o/host/internal/pluginrt"
 	"github.com/p3o-rlhf/p3o/host/internal/prefdata"
@@ -221,6 +222,12 @@ func trainPipeline(ctx context.Context, cfg *config.Config, mode resumeMode, log
 	}
 	if hf == nil && policy.Config.Vocab != tok.VocabSize() {
 		return fmt.Errorf("policy vocabulary %d differs from the byte tokenizer's %d", policy.Config.Vocab, tok.VocabSize())
+	}
+	// The shapes the algorithm's Spec implies (K responses a prompt) must
+	// fit the model's context and the memory, checked before the long
+	// stages.
+	if err := checkShape(cfg, spec, policy.Config); err != nil {
+		return fmt.Errorf("algorithm %s: %w", spec.Name, err)
 	}
 	// Stage 2: preference data (for the reward model and offline algorithms).
 	needReward := spec.Mode == sdk.ModeOnline || cfg.Run.Reward != ""
@@ -435,4 +442,18 @@ func recordConfig(out string, resolved []byte, mode resumeMode) error {
 			strings.Join(list, ", "), filepath.Join(out, rundir.HistoryName))
 	}
 	return rundir.AppendHistory(out, rundir.Event{Event: "resume", Changes: changes}, time.Now())
+}
+
+// checkShape refuses a run whose training graph does not fit the model's
+// context or the memory available.
+func checkShape(cfg *config.Config, spec *sdk.Spec, mc nn.Config) error {
+	B, T, _, err := rl.TrainShape(cfg, spec, mc.Context)
+	if err != nil {
+		return err
+	}
+	avail, ok := memplan.Available()
+	if !ok {
+		return nil
+	}
+	return memplan.Check(memplan.Shape{Model: mc, Batch: B, SeqLen: T, Trainers: 2, SamplerBatch: rl.SamplerBatch(cfg, spec)}, avail)
 }

@@ -194,3 +194,19 @@ func TestCorruptRewardStateNamesFile(t *testing.T) {
 		t.Errorf("got err %v, want an error naming %s\n%s", err, state, log)
 	}
 }
+
+// TestRunThatCannotFitIsRefused (finding 4): a K that makes the training
+// graph larger than the memory is refused before any stage runs, naming the
+// setting, instead of the kernel killing the host.
+func TestRunThatCannotFitIsRefused(t *testing.T) {
+	t.Parallel()
+	cfg := tinyConfig(t)
+	out := filepath.Join(t.TempDir(), "run")
+	log, err := e2eRun(t, nil, "--algo", "plugins/p3o", "--config", cfg, "--out", out, "--set", "algo.k=100000")
+	if err == nil || !strings.Contains(log, "GiB is available") || !strings.Contains(log, "algo.k") {
+		t.Fatalf("got err %v, want a refusal naming the memory and algo.k\n%s", err, log)
+	}
+	if strings.Contains(log, "stage 2/4") {
+		t.Errorf("the refusal came after stage 1:\n%s", log)
+	}
+}

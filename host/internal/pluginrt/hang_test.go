@@ -189,3 +189,38 @@ func TestPinnedChecksum(t *testing.T) {
 		})
 	}
 }
+
+// TestScriptWhoseChildNeverHandshakes: a shell-script plugin whose child
+// keeps its output open and never answers is given up at the start timeout,
+// child included (it used to hold the host for minutes).
+func TestScriptWhoseChildNeverHandshakes(t *testing.T) {
+	old := startTimeout
+	startTimeout = 2 * time.Second
+	defer func() { startTimeout = old }()
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "child.pid")
+	script := filepath.Join(dir, "script")
+	os.WriteFile(script, []byte("#!/bin/sh\nsleep 1000 &\necho $! > "+marker+"\nwait\n"), 0o755)
+	rt, _ := newRuntime(t)
+	begin := time.Now()
+	_, err := rt.Algorithm(context.Background(), script, nil)
+	if err == nil {
+		t.Fatal("got a started plugin, want a start timeout")
+	}
+	if d := time.Since(begin); d > 20*time.Second {
+		t.Errorf("gave up after %v, want about the 2 s start timeout", d)
+	}
+	b, _ := os.ReadFile(marker)
+	child, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if child <= 0 {
+		t.Fatalf("the script did not start its child (%q)", b)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !gone(child) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !gone(child) {
+		syscall.Kill(child, syscall.SIGKILL)
+		t.Errorf("the script's child %d outlived the failed start", child)
+	}
+}

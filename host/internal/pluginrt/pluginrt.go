@@ -50,8 +50,9 @@ const maxAttempts = 3
 // (rewardhttp's worst case is about 5.3 minutes a request).
 const DefaultCallTimeout = 15 * time.Minute
 
-// startTimeout bounds a plugin process's start, from exec to handshake.
-const startTimeout = time.Minute
+// startTimeout bounds a plugin process's start, from exec to handshake (a
+// variable for tests).
+var startTimeout = time.Minute
 
 // Replacing a dead plugin process is tried maxStarts times, waiting
 // startBackoff, then twice as long each time, in between (a replacement may
@@ -351,9 +352,15 @@ func (p *proc) launch(ctx context.Context) (*instance, error) {
 		return nil, fmt.Errorf("start: no handshake within %v; is it a plugin built with sdk.ServeAlgorithm or sdk.ServeReward?", startTimeout)
 	}
 	if s.err != nil {
-		client.Kill()
+		err := startError(s.err, client, tail)
+		// The whole process group: a child of the plugin holding its
+		// output pipes would keep client.Kill waiting forever.
+		if cmd.Process != nil {
+			killGroup(cmd.Process.Pid)
+		}
 		stop()
-		return nil, startError(s.err, client, tail)
+		client.Kill()
+		return nil, err
 	}
 	inst := &instance{client: client, proto: s.proto, stderr: tail, stop: stop}
 	if rc := client.ReattachConfig(); rc != nil {
@@ -480,7 +487,7 @@ func startError(err error, client *plugin.Client, tail *tailWriter) error {
 		if last := tail.last(); last != "" {
 			return fmt.Errorf("exited before the handshake: %s", last)
 		}
-		return errors.New("exited before the handshake (no output on stderr)")
+		return errors.New("exited before the handshake (no output on stderr): its main returned without serving; a plugin's main must call sdk.ServeAlgorithm or sdk.ServeReward (see examples/)")
 	case strings.HasPrefix(msg, "Unrecognized remote plugin message"):
 		line := strings.TrimSpace(strings.TrimPrefix(first, "Unrecognized remote plugin message:"))
 		if line == "" {

@@ -307,6 +307,10 @@ func TestBadPlugins(t *testing.T) {
 	if err := os.WriteFile(script, []byte("#!/bin/sh\necho hello from a script\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	silent := filepath.Join(t.TempDir(), "silent")
+	if err := os.WriteFile(silent, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name   string
 		path   string
@@ -327,6 +331,8 @@ func TestBadPlugins(t *testing.T) {
 			`wrote "loading model..." to stdout before the handshake; a plugin must not print to stdout (log to stderr)`},
 		{"executable that is no plugin", script, false,
 			`wrote "hello from a script" to stdout before the handshake; a plugin must not print to stdout (log to stderr)`},
+		{"exits silently", silent, false,
+			"exited before the handshake (no output on stderr): its main returned without serving; a plugin's main must call sdk.ServeAlgorithm or sdk.ServeReward"},
 		{"algorithm given as reward", filepath.Join(bin, "echo"), true, "is an algorithm plugin (echo), not a reward plugin"},
 		{"reward given as algorithm", filepath.Join(bin, "memreward"), false, "is a reward plugin (memreward), not an algorithm plugin"},
 	} {

@@ -305,28 +305,14 @@ func (r *Run) setup(ctx context.Context) error {
 		}
 	}
 
-	// Shapes: a prompt keeps its last maxPrmt tokens so prompt+response fits.
-	ctxLen := r.Policy.Config.Context
-	respLen := c.Task.MaxResponse()
-	r.maxPrmt = min(c.Task.MaxPromptTokens, ctxLen-respLen)
-	if r.AlgoSpec.Mode == sdk.ModeOffline {
-		respLen = min(c.Task.MaxResponse(), ctxLen-1)
-		r.maxPrmt = min(c.Task.MaxPromptTokens, ctxLen-respLen)
+	B, T, maxPrmt, err := TrainShape(c, r.AlgoSpec, r.Policy.Config.Context)
+	if err != nil {
+		return err
 	}
-	if r.maxPrmt < 1 {
-		return fmt.Errorf("model context %d is too short for responses of %d tokens", ctxLen, respLen)
-	}
+	r.maxPrmt = maxPrmt
 	if n, total := r.truncated(r.Task.TrainPrompts()), len(r.Task.TrainPrompts()); n > 0 {
-		fmt.Fprintf(r.Stderr, "%d of %d training prompts are longer than %d tokens and keep their last %d (task.max_prompt_tokens, model context %d, responses up to %d)\n", n, total, r.maxPrmt, r.maxPrmt, ctxLen, respLen)
+		fmt.Fprintf(r.Stderr, "%d of %d training prompts are longer than %d tokens and keep their last %d (task.max_prompt_tokens, model context %d, responses up to %d)\n", n, total, r.maxPrmt, r.maxPrmt, r.Policy.Config.Context, T-r.maxPrmt+1)
 		r.Log.Info("prompts truncated from the left", "truncated", n, "prompts", total, "max_prompt_tokens", r.maxPrmt)
-	}
-	T := r.maxPrmt + respLen - 1
-	var B int
-	if r.AlgoSpec.Mode == sdk.ModeOffline {
-		B = 2 * c.Offline.Batch
-	} else {
-		k := max(r.AlgoSpec.ResponsesPerPrompt, 1)
-		B = ceilDiv(c.Task.PromptsPerStep, c.Train.Minibatches) * k
 	}
 	r.grid = newGrid(B, T)
 	if r.polTr, err = nn.NewTrainer(r.Policy, B, T); err != nil {
@@ -336,6 +322,34 @@ func (r *Run) setup(ctx context.Context) error {
 		return fmt.Errorf("reference trainer: %w", err)
 	}
 	return nil
+}
+
+// TrainShape returns the training graph's shape for a config, an
+// algorithm and a model context: B sequences of T tokens a minibatch, and
+// the longest prompt kept (its last maxPrompt tokens, so prompt and response
+// fit the context).
+func TrainShape(c *config.Config, spec *sdk.Spec, ctxLen int) (B, T, maxPrompt int, err error) {
+	respLen := c.Task.MaxResponse()
+	if spec.Mode == sdk.ModeOffline {
+		respLen = min(c.Task.MaxResponse(), ctxLen-1)
+	}
+	maxPrompt = min(c.Task.MaxPromptTokens, ctxLen-respLen)
+	if maxPrompt < 1 {
+		return 0, 0, 0, fmt.Errorf("model context %d is too short for responses of %d tokens", ctxLen, respLen)
+	}
+	T = maxPrompt + respLen - 1
+	if spec.Mode == sdk.ModeOffline {
+		B = 2 * c.Offline.Batch
+	} else {
+		B = ceilDiv(c.Task.PromptsPerStep, c.Train.Minibatches) * max(spec.ResponsesPerPrompt, 1)
+	}
+	return B, T, maxPrompt, nil
+}
+
+// SamplerBatch is the most sequences a run samples at once.
+func SamplerBatch(c *config.Config, spec *sdk.Spec) int {
+	k := max(spec.ResponsesPerPrompt, 1)
+	return max(c.Task.PromptsPerStep*k, c.Eval.Prompts, c.Offline.Probe, 1)
 }
 
 func (r *Run) adamConfig() nn.AdamWConfig {
@@ -357,10 +371,7 @@ func (r *Run) refSampler() *nn.Sampler {
 	return r.refSamp
 }
 
-func (r *Run) samplerBatch() int {
-	k := max(r.AlgoSpec.ResponsesPerPrompt, 1)
-	return max(r.Cfg.Task.PromptsPerStep*k, r.Cfg.Eval.Prompts, r.Cfg.Offline.Probe, 1)
-}
+func (r *Run) samplerBatch() int { return SamplerBatch(r.Cfg, r.AlgoSpec) }
 
 // addValueHead gives m a zero-initialised scalar value head.
 func addValueHead(m *nn.Model) {
