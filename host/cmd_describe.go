@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/p3o-rlhf/p3o/host/internal/pluginrt"
+	"github.com/p3o-rlhf/p3o/sdk"
 )
 
 func init() {
@@ -52,7 +53,16 @@ func describe(ctx context.Context, w io.Writer, args []string) error {
 	if spec.DefaultOptions == nil {
 		spec.DefaultOptions = map[string]any{}
 	}
-	b, err := json.Marshal(spec)
+	// Only the fields that apply to the plugin's kind.
+	out := map[string]any{"name": spec.Name, "version": spec.Version, "protocol_version": spec.ProtocolVersion,
+		"kind": spec.Kind, "default_options": spec.DefaultOptions}
+	if spec.Kind == sdk.KindReward {
+		out["trainable"] = spec.Trainable
+	} else {
+		out["mode"], out["responses_per_prompt"] = spec.Mode, spec.ResponsesPerPrompt
+		out["needs_value_head"], out["needs_reference"], out["shift_invariant"] = spec.NeedsValueHead, spec.NeedsReference, spec.ShiftInvariant
+	}
+	b, err := json.Marshal(out)
 	if err != nil {
 		return fmt.Errorf("describe %s: %w", fs.Arg(0), err)
 	}

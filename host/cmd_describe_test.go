@@ -43,3 +43,25 @@ func TestDescribeBadPath(t *testing.T) {
 		t.Errorf("got %v, want %q", err, want)
 	}
 }
+
+// TestDescribeReward: a reward plugin's description holds the fields of a
+// reward, not the algorithm-only ones.
+func TestDescribeReward(t *testing.T) {
+	var out bytes.Buffer
+	args := []string{"-plugin-cache", t.TempDir(), filepath.Join("..", "plugins", "rewardvader")}
+	if err := describe(context.Background(), &out, args); err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out.String())
+	}
+	if got["kind"] != "reward" || got["trainable"] != false {
+		t.Errorf("got kind %v trainable %v, want reward, false", got["kind"], got["trainable"])
+	}
+	for _, k := range []string{"mode", "responses_per_prompt", "needs_value_head", "needs_reference", "shift_invariant"} {
+		if _, ok := got[k]; ok {
+			t.Errorf("a reward plugin's description has the algorithm field %q: %s", k, out.String())
+		}
+	}
+}

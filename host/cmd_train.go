@@ -128,8 +128,9 @@ func trainPipeline(ctx context.Context, cfg *config.Config, mode resumeMode, log
 	if err != nil {
 		return err
 	}
-	// Plugin binaries go to the user cache (keyed by their sources).
-	rt := pluginrt.New(logger, "")
+	// Plugin binaries go to CACHE/plugins (keyed by their sources), the
+	// user cache unless run.cache_dir says otherwise.
+	rt := pluginrt.New(logger, filepath.Join(cache, "plugins"))
 	rt.CallTimeout = cfg.Run.PluginCallTimeout()
 	rt.Checksums = map[string]string{cfg.Run.Algo: cfg.Run.AlgoSHA256}
 	if cfg.Run.Reward != "" && cfg.Run.RewardSHA256 != "" {

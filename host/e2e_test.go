@@ -234,6 +234,15 @@ func TestTrainAlgorithms(t *testing.T) {
 				if got := r["step"]; got != float64(i+1) {
 					t.Errorf("line %d: got step %g, want %d", i, got, i+1)
 				}
+				if strings.HasPrefix(tt.name, "p3o") {
+					// P3O reports kl/ref and reward/mean itself: host names,
+					// so they are kept under algo/ rather than overwritten.
+					for _, k := range []string{"algo/kl/ref", "algo/reward/mean"} {
+						if _, ok := r[k]; !ok {
+							t.Errorf("step %d: metrics lack the renamed plugin stat %q", i+1, k)
+						}
+					}
+				}
 				for _, k := range append(required, tt.pluginStat) {
 					if _, ok := r[k]; !ok {
 						t.Errorf("step %d: metrics lack %q (have %v)", i+1, k, metrics.Keys(r))
@@ -402,7 +411,7 @@ func TestAlgorithmPluginCrashIsReplaced(t *testing.T) {
 
 func TestNonFinitePluginOutputStopsRun(t *testing.T) {
 	t.Parallel()
-	for _, what := range []string{"loss"} {
+	for _, what := range []string{"loss", "grad"} {
 		t.Run(what, func(t *testing.T) {
 			dir := t.TempDir()
 			cfg := tinyConfig(t)
@@ -413,7 +422,8 @@ func TestNonFinitePluginOutputStopsRun(t *testing.T) {
 			if err == nil {
 				t.Fatalf("got a clean exit, want an error for a NaN %s\n%s", what, log)
 			}
-			for _, w := range []string{"faulty", "step 2", "non-finite", checkpoint.Name(1)} {
+			names := map[string]string{"loss": "as its loss", "grad": "in grad_logp, the log-prob gradient"}
+			for _, w := range []string{"faulty", "step 2", "non-finite", checkpoint.Name(1), names[what]} {
 				if !strings.Contains(log, w) {
 					t.Errorf("error output lacks %q:\n%s", w, log)
 				}

@@ -82,6 +82,13 @@ type LossResponse struct {
 	// GradValues[i][t] is dLoss/dValues[i][t]; nil without a value head.
 	GradValues [][]float64
 	// Stats are named diagnostics, namespaced: "policy/clipfrac",
-	// "policy/approx_kl", "value/loss", ...
+	// "policy/approx_kl", "value/loss", ... The host averages each over a
+	// step's Loss calls (online: every minibatch of every epoch) and writes
+	// it to metrics.jsonl under its name. Names the host writes itself are
+	// reserved: "step", "reward/mean", "reward/std",
+	// "reward/normalized_mean", "loss/total", "grad/norm" and everything
+	// under "gold/", "kl/", "rollout/", "time/", "throughput/", "eval/" and
+	// "data/". A stat with a reserved name is recorded as "algo/" + name
+	// (with a warning), never overwritten.
 	Stats map[string]float64
 }

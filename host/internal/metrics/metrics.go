@@ -28,6 +28,25 @@ type Record map[string]float64
 // between otherwise identical runs.
 var TimingPrefixes = []string{"time/", "throughput/"}
 
+// HostKeys are the metric names (or prefixes, ending in "/") the host
+// writes itself; a plugin stat of the same name is renamed AlgoPrefix+name
+// rather than overwritten (see sdk.LossResponse.Stats).
+var HostKeys = []string{"step", "reward/mean", "reward/std", "reward/normalized_mean", "gold/", "kl/",
+	"loss/total", "grad/norm", "rollout/", "time/", "throughput/", "eval/", "data/"}
+
+// AlgoPrefix marks a plugin stat renamed because its name is a host key.
+const AlgoPrefix = "algo/"
+
+// IsHostKey reports whether key is one the host writes itself.
+func IsHostKey(key string) bool {
+	for _, h := range HostKeys {
+		if key == h || (strings.HasSuffix(h, "/") && strings.HasPrefix(key, h)) {
+			return true
+		}
+	}
+	return false
+}
+
 // IsTiming reports whether key measures wall time.
 func IsTiming(key string) bool {
 	for _, p := range TimingPrefixes {

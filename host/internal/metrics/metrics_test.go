@@ -188,3 +188,14 @@ func TestPinAfterResume(t *testing.T) {
 	}
 	w.Close()
 }
+
+func TestIsHostKey(t *testing.T) {
+	for k, want := range map[string]bool{
+		"step": true, "reward/mean": true, "kl/ref": true, "kl/beta": true, "time/step_s": true, "loss/total": true,
+		"reward/shaped_mean": false, "rewards/accuracy": false, "policy/clipfrac": false, "loss/policy": false, "steps": false,
+	} {
+		if got := IsHostKey(k); got != want {
+			t.Errorf("IsHostKey(%q) = %v, want %v", k, got, want)
+		}
+	}
+}

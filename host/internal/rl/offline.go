@@ -89,7 +89,7 @@ func (r *Run) offlineStep(ctx context.Context, step int) (metrics.Record, error)
 	}
 	rec := metrics.Record{}
 	for k, v := range res.stats {
-		rec[k] = v
+		rec[r.statKey(k)] = v
 	}
 
 	// Probe: sample from the current policy for gold reward and KL.

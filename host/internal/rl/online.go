@@ -232,7 +232,7 @@ func (r *Run) onlineStep(ctx context.Context, step int) (metrics.Record, error) 
 		}
 	}
 	for k, v := range stats {
-		rec[k] = v / float64(calls)
+		rec[r.statKey(k)] = v / float64(calls)
 	}
 
 	// 6. KL to the reference, the controller, gold reward.
@@ -333,7 +333,7 @@ func (r *Run) scoreRaw(ctx context.Context, seqs []*seq, step int) ([]float64, e
 		}
 		for i, v := range resp.Scores {
 			if !finite(v) {
-				return nil, fmt.Errorf("reward plugin %s returned a %w reward (%g, sample %d) at step %d", r.RewardName, ErrNonFinite, v, i, step)
+				return nil, fmt.Errorf("reward plugin %s returned a %w as a reward (%g, sample %d) at step %d", r.RewardName, ErrNonFinite, v, i, step)
 			}
 		}
 		return resp.Scores, nil
@@ -411,20 +411,20 @@ func (r *Run) trainMinibatch(ctx context.Context, step int, seqs []*seq, beta fl
 		return nil, fmt.Errorf("algorithm plugin %s: loss: %w", spec.Name, err)
 	}
 	if !finite(resp.Loss) {
-		return nil, fmt.Errorf("algorithm plugin %s returned a %w loss (%g) at step %d", spec.Name, ErrNonFinite, resp.Loss, step)
+		return nil, fmt.Errorf("algorithm plugin %s returned a %w as its loss (%g) at step %d", spec.Name, ErrNonFinite, resp.Loss, step)
 	}
 	if len(resp.GradLogp) != len(seqs) {
 		return nil, fmt.Errorf("algorithm plugin %s returned %d gradient rows for %d sequences at step %d", spec.Name, len(resp.GradLogp), len(seqs), step)
 	}
 	if i, t, ok := finiteRows(resp.GradLogp); !ok {
-		return nil, fmt.Errorf("algorithm plugin %s returned a %w gradient (sequence %d, token %d) at step %d", spec.Name, ErrNonFinite, i, t, step)
+		return nil, fmt.Errorf("algorithm plugin %s returned a %w in grad_logp, the log-prob gradient (sequence %d, token %d) at step %d", spec.Name, ErrNonFinite, i, t, step)
 	}
 	if i, t, ok := finiteRows(resp.GradValues); !ok {
-		return nil, fmt.Errorf("algorithm plugin %s returned a %w value gradient (sequence %d, token %d) at step %d", spec.Name, ErrNonFinite, i, t, step)
+		return nil, fmt.Errorf("algorithm plugin %s returned a %w in grad_values, the value-head gradient (sequence %d, token %d) at step %d", spec.Name, ErrNonFinite, i, t, step)
 	}
 	for k, v := range resp.Stats {
 		if !finite(v) {
-			return nil, fmt.Errorf("algorithm plugin %s returned a %w stat %s at step %d", spec.Name, ErrNonFinite, k, step)
+			return nil, fmt.Errorf("algorithm plugin %s returned a %w in stat %s at step %d", spec.Name, ErrNonFinite, k, step)
 		}
 	}
 

@@ -83,23 +83,24 @@ type Run struct {
 	BeforeCheckpointRename func(string)
 
 	// set up by Train
-	console  *progress.Console
-	opt      *nn.AdamW
-	kl       klctl.Controller
-	norm     *rewardnorm.Normalizer
-	judge    task.Judge
-	prompts  *task.PromptSampler
-	maxPrmt  int
-	polTr    *nn.Trainer
-	refTr    *nn.Trainer
-	polSamp  *nn.Sampler
-	refSamp  *nn.Sampler
-	grid     *grid
-	store    *checkpoint.Store
-	mw       *metrics.Writer
-	startAt  int // first step to run (1-based)
-	lastCkpt string
-	ckptStep int // step of lastCkpt
+	console     *progress.Console
+	opt         *nn.AdamW
+	kl          klctl.Controller
+	norm        *rewardnorm.Normalizer
+	judge       task.Judge
+	prompts     *task.PromptSampler
+	maxPrmt     int
+	polTr       *nn.Trainer
+	refTr       *nn.Trainer
+	polSamp     *nn.Sampler
+	refSamp     *nn.Sampler
+	grid        *grid
+	store       *checkpoint.Store
+	mw          *metrics.Writer
+	startAt     int // first step to run (1-based)
+	lastCkpt    string
+	ckptStep    int // step of lastCkpt
+	warnedStats map[string]bool
 	// metricsPin is the resumed checkpoint's pin of metrics.jsonl.
 	metricsPin *metrics.Pin
 	offline    *offlineData
@@ -403,6 +404,22 @@ func (r *Run) encodePrompt(p string) []int32 {
 		ids = []int32{r.Tok.EOT()}
 	}
 	return ids
+}
+
+// statKey is the metrics name of a plugin stat: its own, or AlgoPrefix+name
+// when the host writes that name itself (warned once per name).
+func (r *Run) statKey(k string) string {
+	if !metrics.IsHostKey(k) {
+		return k
+	}
+	if r.warnedStats == nil {
+		r.warnedStats = map[string]bool{}
+	}
+	if !r.warnedStats[k] {
+		r.warnedStats[k] = true
+		r.Log.Warn(fmt.Sprintf("algorithm plugin %s reports stat %q, a name the host writes itself: it is recorded as %q", r.AlgoSpec.Name, k, metrics.AlgoPrefix+k))
+	}
+	return metrics.AlgoPrefix + k
 }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
