@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"time"
 	"unicode/utf8"
@@ -70,6 +71,10 @@ func runPrefs(ctx context.Context, args []string) error {
 		return fmt.Errorf("prefs: --temperature %v: want > 0", c.temperature)
 	case c.batch < 1:
 		return fmt.Errorf("prefs: --batch %d: want >= 1", c.batch)
+	}
+	// The output's folder must exist before the sampling, not after it.
+	if st, err := os.Stat(filepath.Dir(c.out)); err != nil || !st.IsDir() {
+		return fmt.Errorf("prefs: --out %s: the folder %s does not exist (create it first)", c.out, filepath.Dir(c.out))
 	}
 	return makePrefs(ctx, c)
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/p3o-rlhf/p3o/nn"
 )
@@ -33,5 +35,19 @@ func TestSFTCommandSmoke(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"sft", "--no-such-flag"}); err == nil {
 		t.Error("unknown flag: got nil error")
+	}
+}
+
+// TestPrefsMissingOutFolderFailsFirst (finding 13): a --out in a folder that
+// does not exist is refused before any sampling.
+func TestPrefsMissingOutFolderFailsFirst(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "no", "such", "prefs.jsonl")
+	t0 := time.Now()
+	err := runPrefs(context.Background(), []string{"--out", out, "--sft", "does-not-matter.safetensors"})
+	if err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("got %v, want an error saying the folder does not exist", err)
+	}
+	if d := time.Since(t0); d > 5*time.Second {
+		t.Errorf("took %v: the check should come before any work", d)
 	}
 }
