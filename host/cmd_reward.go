@@ -151,6 +151,22 @@ func setOptions(sets []string) ([]byte, error) {
 	return []byte(b.String()), nil
 }
 
+// recorded is a as run.json in out records it: a data file in the same
+// cache as out (the pipeline's cached preferences) is named relative to out,
+// so the cache can be moved, even in the middle of a reward training.
+func (a rewardArgs) recorded(out string) rewardArgs {
+	root := filepath.Dir(filepath.Dir(out))
+	absData, err1 := filepath.Abs(a.Data)
+	absRoot, err2 := filepath.Abs(root)
+	if err1 == nil && err2 == nil && strings.HasPrefix(absData, absRoot+string(filepath.Separator)) {
+		absOut, _ := filepath.Abs(out)
+		if rel, err := filepath.Rel(absOut, absData); err == nil {
+			a.Data = rel
+		}
+	}
+	return a
+}
+
 func trainReward(ctx context.Context, a rewardArgs, out, dataDir string, chunk, evalN int, resume bool, logger hclog.Logger) error {
 	t0 := time.Now()
 	pairs, st, err := prefdata.Load(ctx, a.Data, dataDir)
@@ -164,6 +180,10 @@ func trainReward(ctx context.Context, a rewardArgs, out, dataDir string, chunk, 
 	}
 	if len(train) == 0 {
 		return fmt.Errorf("reward: no training comparisons in %s", a.Data)
+	}
+	if a.HeldOut > 0 && len(held) == 0 {
+		return fmt.Errorf("reward: %s has %d usable comparisons, too few to hold out a fraction of %g for the accuracy (about %d needed; --heldout 0 trains without one)",
+			a.Data, len(pairs), a.HeldOut, int(math.Ceil(1/a.HeldOut))+1)
 	}
 	fmt.Fprintf(stdout, "split: %d train, %d held out\n", len(train), len(held))
 
@@ -182,7 +202,7 @@ func trainReward(ctx context.Context, a rewardArgs, out, dataDir string, chunk, 
 		if err := json.Unmarshal(b, &prev); err != nil {
 			return fmt.Errorf("reward: --resume: %s: %w", runPath, err)
 		}
-		if prev != a {
+		if prev != a.recorded(out) {
 			return fmt.Errorf("reward: --resume: the run in %s was started with %+v, not %+v", out, prev, a)
 		}
 		if state, err = os.ReadFile(statePath); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -191,7 +211,7 @@ func trainReward(ctx context.Context, a rewardArgs, out, dataDir string, chunk, 
 	} else if _, err := os.Stat(statePath); err == nil {
 		return fmt.Errorf("reward: %s exists: pass --resume to continue that run or choose another --out", statePath)
 	}
-	b, _ := json.MarshalIndent(a, "", "  ")
+	b, _ := json.MarshalIndent(a.recorded(out), "", "  ")
 	if err := writeFileAtomic(runPath, b); err != nil {
 		return fmt.Errorf("reward: %w", err)
 	}

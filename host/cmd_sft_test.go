@@ -51,3 +51,33 @@ func TestPrefsMissingOutFolderFailsFirst(t *testing.T) {
 		t.Errorf("took %v: the check should come before any work", d)
 	}
 }
+
+// TestRewardTooFewPairs (finding 13): two comparisons cannot give a held-out
+// accuracy; the command says so instead of reporting 0 on 0 pairs.
+func TestRewardTooFewPairs(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "two.jsonl")
+	os.WriteFile(data, []byte(`{"prompt":"p","chosen":"good","rejected":"bad"}`+"\n"+`{"prompt":"q","chosen":"fine","rejected":"awful"}`+"\n"), 0o644)
+	err := runReward(context.Background(), []string{"--data", data, "--out", filepath.Join(dir, "out")})
+	if err == nil || !strings.Contains(err.Error(), "too few to hold out") {
+		t.Fatalf("got %v, want an error saying there are too few comparisons", err)
+	}
+}
+
+// TestRewardRunRecordIsRelocatable (finding 11): the reward run record of
+// the pipeline's cache names its data relative to the run, so a moved cache
+// still resumes its reward training.
+func TestRewardRunRecordIsRelocatable(t *testing.T) {
+	rec := func(cache string) rewardArgs {
+		a := rewardArgs{Reward: "plugins/rewardbtl", Data: filepath.Join(cache, "prefs", "p.jsonl"), HeldOut: 0.1, Seed: 1}
+		return a.recorded(filepath.Join(cache, "reward", "reward-k"))
+	}
+	a, b := rec("/tmp/cache-one"), rec("/srv/moved/cache-two")
+	if a != b || a.Data != filepath.Join("..", "..", "prefs", "p.jsonl") {
+		t.Errorf("got %+v and %+v, want equal records naming ../../prefs/p.jsonl", a, b)
+	}
+	outside := rewardArgs{Data: "/data/mine.jsonl"}.recorded("/tmp/cache/reward/r")
+	if outside.Data != "/data/mine.jsonl" {
+		t.Errorf("a data file outside the cache is recorded as %q, want its own path", outside.Data)
+	}
+}
