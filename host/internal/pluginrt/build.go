@@ -48,7 +48,11 @@ func (rt *Runtime) executable(ctx context.Context, path string) (string, error) 
 // downloaded (immutable) modules; the directory and its source files for
 // packages of local modules, whose files are then fingerprinted by size and
 // modification time. The first line is the main package's name.
-const listTemplate = `{{if not .Standard}}{{.ImportPath}}|{{.Name}}|{{with .Module}}{{.Path}}@{{.Version}}|{{.GoMod}}{{end}}|{{.Dir}}|` +
+//
+// A module replaced by a directory (a replace directive, the layout of a
+// plugin in its own module next to the library it uses) is local even though
+// it has a version: it prints "@" like a main module, so its files count.
+const listTemplate = `{{if not .Standard}}{{.ImportPath}}|{{.Name}}|{{with .Module}}{{if and .Replace (not .Replace.Version)}}@{{else}}{{.Path}}@{{.Version}}{{end}}|{{.GoMod}}{{end}}|{{.Dir}}|` +
 	`{{join .GoFiles ","}}|{{join .CgoFiles ","}}|{{join .EmbedFiles ","}}|{{join .SFiles ","}}|{{join .CFiles ","}}|{{join .HFiles ","}}{{end}}`
 
 // build builds the Go main package in dir into the cache directory and

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -222,5 +223,43 @@ func TestScriptWhoseChildNeverHandshakes(t *testing.T) {
 	if !gone(child) {
 		syscall.Kill(child, syscall.SIGKILL)
 		t.Errorf("the script's child %d outlived the failed start", child)
+	}
+}
+
+// TestEditInReplacedModuleRebuilds: a plugin in its own module that reaches
+// a library module through a replace directive (the outside author's
+// layout) is rebuilt when a file of that library changes.
+func TestEditInReplacedModuleRebuilds(t *testing.T) {
+	root := t.TempDir()
+	files := map[string]string{
+		"lib/go.mod":     "module example.com/lib\n\ngo 1.22\n",
+		"lib/lib.go":     "package lib\n\nfunc Answer() int { return 1 }\n",
+		"plugin/go.mod":  "module example.com/plugin\n\ngo 1.22\n\nrequire example.com/lib v0.1.0\n\nreplace example.com/lib => ../lib\n",
+		"plugin/main.go": "package main\n\nimport (\n\t\"fmt\"\n\n\t\"example.com/lib\"\n)\n\nfunc main() { fmt.Println(lib.Answer()) }\n",
+	}
+	for n, c := range files {
+		p := filepath.Join(root, n)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte(c), 0o644)
+	}
+	rt, _ := newRuntime(t)
+	ctx := context.Background()
+	run := func() string {
+		exe, err := rt.build(ctx, filepath.Join(root, "plugin"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(exe).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if got := run(); got != "1" {
+		t.Fatalf("first build prints %q, want 1", got)
+	}
+	os.WriteFile(filepath.Join(root, "lib/lib.go"), []byte("package lib\n\nfunc Answer() int { return 42 }\n"), 0o644)
+	if got := run(); got != "42" {
+		t.Errorf("after editing the replaced module the plugin prints %q, want 42 (not rebuilt)", got)
 	}
 }
