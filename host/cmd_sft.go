@@ -19,8 +19,10 @@ func runSFT(ctx context.Context, args []string) error {
 	def := sft.DefaultConfig()
 	var (
 		configPath = fs.String("config", "", "TOML file with any of the settings below (unknown keys are errors)")
-		data       = fs.String("data", def.Data, "training split (gzipped IMDB JSONL)")
-		heldout    = fs.String("heldout", def.HeldOut, "held-out split for the loss in nats per byte")
+		initDir    = fs.String("init", "", "fine-tune this Hugging Face GPT-2 directory (weights, shape, tokenizer) instead of a new model; the result is also written to OUT/hf")
+		data       = fs.String("data", def.Data, "training split (gzipped IMDB JSONL, or JSONL with --text-key or --init)")
+		textKey    = fs.String("text-key", "", `read --data as JSONL with the text under this key (default "text" with --init)`)
+		heldout    = fs.String("heldout", def.HeldOut, "held-out split for the loss in nats per byte (with --init or --text-key and no --heldout: every 10th text of --data)")
 		out        = fs.String("out", def.Out, "run directory (checkpoints, metrics, samples); an existing run there is resumed")
 		tokenizer  = fs.String("tokenizer", def.Tokenizer, `"byte" or "gpt2:DIR"`)
 		steps      = fs.Int("steps", def.Steps, "optimiser steps (also the length of the cosine schedule)")
@@ -46,7 +48,7 @@ func runSFT(ctx context.Context, args []string) error {
 		noBar      = fs.Bool("no-progress", false, "no progress bar")
 	)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: host sft [flags]\n\nTrains the policy GPT on text; rerun the same command to resume an interrupted run.\n\nflags:")
+		fmt.Fprintln(fs.Output(), "usage: host sft [flags]\n       host sft --init HF_DIR --data FILE.jsonl [--text-key text] [--out DIR]\n\nTrains the policy GPT on text (IMDB reviews by default, or your JSONL texts);\nwith --init it fine-tunes a Hugging Face GPT-2 and writes OUT/hf for policy.hf.\nRerun the same command to resume an interrupted run.\n\nflags:")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
@@ -66,6 +68,10 @@ func runSFT(ctx context.Context, args []string) error {
 	fs.Visit(func(f *flag.Flag) {
 		set[f.Name] = true
 		switch f.Name {
+		case "init":
+			cfg.Init = *initDir
+		case "text-key":
+			cfg.TextKey = *textKey
 		case "data":
 			cfg.Data = *data
 		case "heldout":
@@ -116,6 +122,13 @@ func runSFT(ctx context.Context, args []string) error {
 			cfg.MaxDocs = *maxDocs
 		}
 	})
+	// The user's own texts: without a held-out file, hold out a share of them.
+	if (set["init"] || set["text-key"]) && !set["heldout"] {
+		cfg.HeldOut = ""
+	}
+	if set["init"] && !set["text-key"] && cfg.TextKey == "" {
+		cfg.TextKey = "text"
+	}
 	// A shorter context without explicit sample lengths: shrink the samples
 	// to fit rather than fail.
 	if cfg.PromptTokens+cfg.SampleTokens-1 > cfg.Model.Context && !set["prompt-tokens"] && !set["sample-tokens"] {

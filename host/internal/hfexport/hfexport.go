@@ -58,38 +58,55 @@ func Export(src, out string) (*Result, error) {
 	if m.Config.ValueHead {
 		res.DroppedValueHead = true
 	}
-	if ents, err := os.ReadDir(out); err == nil && len(ents) > 0 {
-		return nil, fmt.Errorf("export: %s exists and is not empty; choose another --out or remove it", out)
-	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("export: %w", err)
-	}
-	parent := filepath.Dir(filepath.Clean(out))
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return nil, fmt.Errorf("export: %w", err)
-	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(out)+".tmp-*")
-	if err != nil {
-		return nil, fmt.Errorf("export: %w", err)
-	}
-	defer os.RemoveAll(tmp) // a no-op after the rename
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return nil, fmt.Errorf("export: %w", err)
-	}
-	if err := nn.WriteHFGPT2(tmp, m, tok.EOT()); err != nil {
-		return nil, fmt.Errorf("export: %w", err)
-	}
-	if err := tok.WriteFiles(tmp); err != nil {
-		return nil, fmt.Errorf("export: %w", err)
-	}
-	if err := writeTokenizerConfig(tmp, m.Config.Context, tok.EOT()); err != nil {
+	if err := WriteDir(out, m, tok, false); err != nil {
 		return nil, err
-	}
-	os.Remove(out) // an empty directory may be replaced
-	if err := os.Rename(tmp, out); err != nil {
-		return nil, fmt.Errorf("export: %w", err)
 	}
 	res.Config = m.Config
 	return res, nil
+}
+
+// WriteDir writes m and tok as a Hugging Face GPT-2 directory out (the
+// files of Files). It is written in a temporary directory beside out and
+// renamed into place; an existing non-empty out is an error unless replace,
+// when it is swapped for the new one.
+func WriteDir(out string, m *nn.Model, tok *nn.BPETokenizer, replace bool) error {
+	if ents, err := os.ReadDir(out); err == nil && len(ents) > 0 && !replace {
+		return fmt.Errorf("export: %s exists and is not empty; choose another --out or remove it", out)
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("export: %w", err)
+	}
+	parent := filepath.Dir(filepath.Clean(out))
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(out)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	defer os.RemoveAll(tmp) // a no-op after the rename
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	if err := nn.WriteHFGPT2(tmp, m, tok.EOT()); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	if err := tok.WriteFiles(tmp); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	if err := writeTokenizerConfig(tmp, m.Config.Context, tok.EOT()); err != nil {
+		return err
+	}
+	if replace {
+		old := tmp + ".old"
+		if err := os.Rename(out, old); err == nil {
+			defer os.RemoveAll(old)
+		}
+	}
+	os.Remove(out) // an empty directory may be replaced
+	if err := os.Rename(tmp, out); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	return nil
 }
 
 // readPolicy finds and decodes the policy of src; runDir is the run it

@@ -27,6 +27,14 @@ type Config struct {
 	// Tokenizer is "byte" (default: 256 bytes + end-of-text) or
 	// "gpt2:DIR" for a GPT-2 BPE read from DIR/vocab.json and merges.txt.
 	Tokenizer string `toml:"tokenizer"`
+	// Init is a Hugging Face GPT-2 directory to fine-tune (its weights,
+	// shape and tokenizer; Tokenizer and Model's shape are then ignored,
+	// Model.Context is the window, at most the model's context). The result
+	// is also written as a Hugging Face directory, Out/hf.
+	Init string `toml:"init"`
+	// TextKey reads Data (and HeldOut) as JSONL with the text under this
+	// key instead of IMDB reviews; "text" when Init is set.
+	TextKey string `toml:"text_key"`
 	// Model is the GPT shape; its vocab is set from the tokenizer.
 	Model nn.Config `toml:"model"`
 	// Seed seeds the initial weights and the stream of training windows.
@@ -92,8 +100,8 @@ func DefaultConfig() Config {
 // Validate reports a config that cannot run, naming the key.
 func (c Config) Validate() error {
 	switch {
-	case c.Data == "" || c.HeldOut == "":
-		return fmt.Errorf("sft config: data and heldout must name files")
+	case c.Data == "" || (c.HeldOut == "" && c.TextKey == ""):
+		return fmt.Errorf("sft config: data and heldout must name files (heldout may be empty with text_key: every 10th text is held out)")
 	case c.Out == "":
 		return fmt.Errorf("sft config: out must name a directory")
 	case c.Steps <= 0:

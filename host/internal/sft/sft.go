@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/p3o-rlhf/p3o/host/internal/hfexport"
+	"github.com/p3o-rlhf/p3o/host/internal/hfmodel"
 	"github.com/p3o-rlhf/p3o/host/internal/progress"
 	"github.com/p3o-rlhf/p3o/host/internal/textdata"
 	"github.com/p3o-rlhf/p3o/nn"
@@ -23,6 +25,7 @@ import (
 const (
 	StateFile   = "state.json"        // step, RNG, timers, config, evals
 	ModelFile   = "model.safetensors" // final weights only (no optimiser)
+	HFDir       = "hf"                // with Init: the result as a Hugging Face GPT-2 directory
 	MetricsFile = "metrics.jsonl"     // one line per held-out evaluation
 	SamplesFile = "samples.txt"       // the samples printed at the end
 )
@@ -93,18 +96,51 @@ type corpus struct {
 	docs   [][]int32 // the first tokens of each document, for prompts
 }
 
-func loadCorpus(path string, tok nn.Tokenizer, maxDocs, keep int) (*corpus, error) {
-	reviews, err := textdata.ReadIMDB(path)
-	if err != nil {
-		return nil, err
+// readTexts reads a split: IMDB reviews, or the texts under textKey of a
+// JSONL file.
+func readTexts(path, textKey string, maxDocs int) ([]string, error) {
+	var texts []string
+	if textKey != "" {
+		var err error
+		if texts, err = textdata.ReadTexts(path, textKey); err != nil {
+			return nil, err
+		}
+	} else {
+		reviews, err := textdata.ReadIMDB(path)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range reviews {
+			texts = append(texts, r.Text)
+		}
 	}
-	if maxDocs > 0 && len(reviews) > maxDocs {
-		reviews = reviews[:maxDocs]
+	if maxDocs > 0 && len(texts) > maxDocs {
+		texts = texts[:maxDocs]
 	}
+	return texts, nil
+}
+
+// splitEvery10 holds out every 10th text (the user's corpus without a
+// held-out file); a single text serves as both.
+func splitEvery10(texts []string) (train, held []string) {
+	if len(texts) < 2 {
+		return texts, texts
+	}
+	for i, t := range texts {
+		if i%10 == 9 || (len(texts) < 10 && i == len(texts)-1) {
+			held = append(held, t)
+		} else {
+			train = append(train, t)
+		}
+	}
+	return train, held
+}
+
+func loadCorpus(texts []string, tok nn.Tokenizer, keep int) *corpus {
 	c := &corpus{}
 	eot := uint16(tok.EOT())
-	for _, r := range reviews {
-		ids := tok.Encode(r.Text)
+	for _, text := range texts {
+		ids := tok.Encode(text)
 		c.tokens = append(c.tokens, eot)
 		for _, id := range ids {
 			c.tokens = append(c.tokens, uint16(id))
@@ -112,7 +148,7 @@ func loadCorpus(path string, tok nn.Tokenizer, maxDocs, keep int) (*corpus, erro
 		c.docs = append(c.docs, ids[:min(keep, len(ids))])
 	}
 	c.tokens = append(c.tokens, eot)
-	return c, nil
+	return c
 }
 
 // NewTokenizer returns the tokenizer a config names.
@@ -135,14 +171,32 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 		logw = io.Discard
 	}
 	logf := func(format string, a ...any) { fmt.Fprintf(logw, format+"\n", a...) }
-	tok, err := NewTokenizer(cfg.Tokenizer)
-	if err != nil {
+	var (
+		tok nn.Tokenizer
+		hf  *hfmodel.Policy
+		err error
+	)
+	if cfg.Init != "" {
+		if hf, err = hfmodel.Load(cfg.Init); err != nil {
+			return nil, fmt.Errorf("sft --init: %w", err)
+		}
+		tok = hf.Tok
+		mc := hf.Model.Config
+		mc.Context = min(cfg.Model.Context, mc.Context) // the window
+		cfg.Model = mc
+		if cfg.TextKey == "" {
+			cfg.TextKey = "text"
+		}
+		logf("fine-tuning the Hugging Face GPT-2 %s (d_model %d, %d layers, vocabulary %d) on windows of %d tokens", cfg.Init, mc.DModel, mc.Layers, mc.Vocab, mc.Context)
+	} else if tok, err = NewTokenizer(cfg.Tokenizer); err != nil {
 		return nil, err
 	}
-	if tok.VocabSize() > math.MaxUint16+1 {
-		return nil, fmt.Errorf("sft: vocabulary of %d tokens too large (max 65536)", tok.VocabSize())
+	if tok.VocabSize() > math.MaxUint16+1 || cfg.Model.Vocab > math.MaxUint16+1 {
+		return nil, fmt.Errorf("sft: vocabulary of %d tokens too large (max 65536)", max(tok.VocabSize(), cfg.Model.Vocab))
 	}
-	cfg.Model.Vocab = tok.VocabSize()
+	if hf == nil {
+		cfg.Model.Vocab = tok.VocabSize()
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -178,8 +232,9 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 		}
 		logf("resuming %s at step %d of %d", cfg.Out, st.Step, cfg.Steps)
 	} else if errors.Is(err, os.ErrNotExist) {
-		m, err = nn.NewModel(cfg.Model, cfg.Seed)
-		if err != nil {
+		if hf != nil {
+			m = hf.Model
+		} else if m, err = nn.NewModel(cfg.Model, cfg.Seed); err != nil {
 			return nil, fmt.Errorf("sft: %w", err)
 		}
 		opt = nn.NewAdamW(m, nn.AdamWConfig{LR: cfg.LR, Beta1: cfg.Beta1, Beta2: cfg.Beta2, Eps: cfg.Eps, WeightDecay: cfg.WeightDecay})
@@ -190,20 +245,26 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 	}
 	st.Config = cfg
 
-	train, err := loadCorpus(cfg.Data, tok, cfg.MaxDocs, 0)
+	trainTexts, err := readTexts(cfg.Data, cfg.TextKey, cfg.MaxDocs)
 	if err != nil {
 		return nil, fmt.Errorf("sft: %w", err)
 	}
-	held, err := loadCorpus(cfg.HeldOut, tok, cfg.MaxDocs, cfg.PromptTokens-1)
-	if err != nil {
+	var heldTexts []string
+	heldName := cfg.HeldOut
+	if cfg.HeldOut == "" {
+		trainTexts, heldTexts = splitEvery10(trainTexts)
+		heldName = "every 10th text of " + cfg.Data
+	} else if heldTexts, err = readTexts(cfg.HeldOut, cfg.TextKey, cfg.MaxDocs); err != nil {
 		return nil, fmt.Errorf("sft: %w", err)
 	}
-	for name, c := range map[string]*corpus{cfg.Data: train, cfg.HeldOut: held} {
+	train := loadCorpus(trainTexts, tok, 0)
+	held := loadCorpus(heldTexts, tok, cfg.PromptTokens-1)
+	for name, c := range map[string]*corpus{cfg.Data: train, heldName: held} {
 		if len(c.tokens) < T+1 {
 			return nil, fmt.Errorf("sft: %s has %d tokens, fewer than one window of %d", name, len(c.tokens), T+1)
 		}
 	}
-	logf("data: %d train tokens (%s), %d held-out tokens (%s)", len(train.tokens), cfg.Data, len(held.tokens), cfg.HeldOut)
+	logf("data: %d train tokens (%s), %d held-out tokens (%s)", len(train.tokens), cfg.Data, len(held.tokens), heldName)
 
 	tr, err := nn.NewTrainer(m, B, T)
 	if err != nil {
@@ -395,6 +456,13 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("sft: %w", err)
 	}
 	logf("weights saved to %s", filepath.Join(cfg.Out, ModelFile))
+	if hf != nil {
+		dir := filepath.Join(cfg.Out, HFDir)
+		if err := hfexport.WriteDir(dir, m, hf.Tok, true); err != nil {
+			return nil, fmt.Errorf("sft: %w", err)
+		}
+		logf("Hugging Face GPT-2 written to %s (use it with --set policy.hf=%s)", dir, dir)
+	}
 	samples, err := sample(ctx, cfg, m, tok, held)
 	if err != nil {
 		return nil, err

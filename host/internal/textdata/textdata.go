@@ -96,3 +96,58 @@ func ReadIMDB(path string) ([]Review, error) {
 	}
 	return out, nil
 }
+
+// ReadTexts reads the string under key of every line of a JSONL file (a
+// .gz file is decompressed), in order: the user's own text corpus for
+// `host sft --data FILE --text-key KEY`. A line that is not a JSON object,
+// lacks the key or holds a non-string is an error naming the file, the line
+// and the key; empty texts are skipped.
+func ReadTexts(path, key string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read texts: %w", err)
+	}
+	defer f.Close()
+	var r io.Reader = bufio.NewReaderSize(f, 1<<20)
+	if strings.HasSuffix(path, ".gz") {
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			return nil, fmt.Errorf("read texts %s: not a gzip file: %w", path, err)
+		}
+		defer zr.Close()
+		r = zr
+	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<16), 64<<20)
+	var out []string
+	line := 0
+	for sc.Scan() {
+		line++
+		b := sc.Bytes()
+		if len(strings.TrimSpace(string(b))) == 0 {
+			continue
+		}
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(b, &obj); err != nil {
+			return nil, fmt.Errorf("read texts %s:%d: not a JSON object: %w", path, line, err)
+		}
+		raw, ok := obj[key]
+		if !ok {
+			return nil, fmt.Errorf("read texts %s:%d: no %q key (use --text-key to name the text field)", path, line, key)
+		}
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, fmt.Errorf("read texts %s:%d: %q is not a string", path, line, key)
+		}
+		if strings.TrimSpace(s) != "" {
+			out = append(out, s)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read texts %s: after line %d: %w", path, line, err)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("read texts %s: no texts under key %q", path, key)
+	}
+	return out, nil
+}
