@@ -27,6 +27,8 @@ func TestHelpExitsZero(t *testing.T) {
 		{"reward", []string{"reward", "-h"}, "usage: host reward"},
 		{"describe", []string{"describe", "--help"}, "usage: host describe"},
 		{"frontier", []string{"frontier", "--help"}, "usage: host frontier"},
+		{"export", []string{"export", "--help"}, "usage: host export"},
+		{"export", []string{"export", "runs/x", "-h"}, "usage: host export"},
 	}
 	saved := stderr
 	defer func() { stderr = saved }()

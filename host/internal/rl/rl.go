@@ -128,7 +128,7 @@ func (r *Run) Train(ctx context.Context) (*Result, error) {
 	defer r.mw.Close()
 	res := &Result{Steps: r.Cfg.Run.Steps}
 
-	fmt.Fprintf(r.Stderr, "evaluating the reference (SFT) policy on %d held-out prompts\n", r.Cfg.Eval.Prompts)
+	fmt.Fprintf(r.Stderr, "evaluating the reference (SFT) policy on %d held-out prompts\n", min(r.Cfg.Eval.Prompts, len(r.Task.TestPrompts())))
 	before, err := r.evaluate(ctx, 0, r.Ref, r.refTr, r.refSampler())
 	if err != nil {
 		return nil, fmt.Errorf("evaluate before: %w", err)
