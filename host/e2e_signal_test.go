@@ -160,3 +160,32 @@ func processRuns(pid int) bool {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	return err != nil || !strings.Contains(string(b), ") Z ")
 }
+
+// TestSFTInterruptCheckpoints (finding 5): Ctrl-C during `host sft` writes a
+// checkpoint and says so, as its usage promises.
+func TestSFTInterruptCheckpoints(t *testing.T) {
+	t.Parallel()
+	data := "../../shared/data/imdb"
+	if _, err := os.Stat(filepath.Join(data, "imdb_train.jsonl.gz")); err != nil {
+		t.Skipf("IMDB data absent (%v)", err)
+	}
+	out := filepath.Join(t.TempDir(), "sft")
+	// startHost runs in the module root: data paths from there.
+	root := "../shared/data/imdb"
+	cmd, log := startHost(t, nil, "sft", "--no-progress", "--out", out,
+		"--data", filepath.Join(root, "imdb_train.jsonl.gz"), "--heldout", filepath.Join(root, "imdb_test.jsonl.gz"),
+		"--steps", "1000000", "--batch", "2", "--context", "16", "--d-model", "16", "--heads", "2", "--layers", "1",
+		"--eval-every", "1000000", "--eval-batches", "1", "--checkpoint-every", "1000000", "--max-docs", "50", "--samples", "1")
+	time.Sleep(3 * time.Second) // loading and some steps
+	cmd.Process.Signal(os.Interrupt)
+	if err := waitExit(t, cmd, 2*time.Minute); err == nil {
+		t.Fatalf("interrupted sft exited 0, want an error status\n%s", log)
+	}
+	if !strings.Contains(log.String(), "checkpoint saved") {
+		t.Errorf("the log does not say a checkpoint was saved:\n%s", log)
+	}
+	ents, _ := os.ReadDir(out)
+	if len(ents) == 0 {
+		t.Errorf("no checkpoint in %s after the interrupt:\n%s", out, log)
+	}
+}
