@@ -225,3 +225,24 @@ func TestDescribe(t *testing.T) {
 		t.Errorf("default options %v", s.DefaultOptions)
 	}
 }
+
+// TestCorruptStateHeaderIsNamed: a flipped byte in the state's header (its
+// options) is reported as corruption, not as a strange option value.
+func TestCorruptStateHeaderIsNamed(t *testing.T) {
+	ctx := context.Background()
+	r := configured(t, "steps = 2\n")
+	state, err := r.SaveState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(state, []byte(`"MaxLen":`))
+	if i < 0 {
+		t.Fatalf("no MaxLen in the state header")
+	}
+	bad := bytes.Clone(state)
+	bad[i+len(`"MaxLen":`)] ^= 0x01 // one digit flipped
+	err = New().LoadState(ctx, bad)
+	if err == nil || !strings.Contains(err.Error(), "fails its checksum: the state is corrupt") {
+		t.Errorf("got %v, want a checksum error", err)
+	}
+}

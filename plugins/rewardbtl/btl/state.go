@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 
 	"github.com/p3o-rlhf/p3o/nn"
 )
@@ -14,8 +15,10 @@ import (
 // version.
 const (
 	stateMagic   = "RBTL"
-	stateVersion = 1
+	stateVersion = 2 // 2: a CRC-32C of the header follows it
 )
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // stateMeta is the JSON header of a saved state.
 type stateMeta struct {
@@ -27,8 +30,9 @@ type stateMeta struct {
 
 // SaveState returns the whole state: "RBTL", a version byte, the length of
 // a JSON header (uint32 little endian), the header (options, step, budget,
-// training set fingerprint), then nn.EncodeModel of the weights and AdamW
-// moments (safetensors).
+// training set fingerprint), its CRC-32C (uint32 little endian), then
+// nn.EncodeModel of the weights and AdamW moments (safetensors, checksummed
+// itself).
 func (r *Reward) SaveState(ctx context.Context) ([]byte, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -48,6 +52,7 @@ func (r *Reward) SaveState(ctx context.Context) ([]byte, error) {
 	buf.WriteByte(stateVersion)
 	binary.Write(&buf, binary.LittleEndian, uint32(len(meta)))
 	buf.Write(meta)
+	binary.Write(&buf, binary.LittleEndian, crc32.Checksum(meta, castagnoli))
 	buf.Write(model)
 	return buf.Bytes(), nil
 }
@@ -60,8 +65,9 @@ func (r *Reward) LoadState(ctx context.Context, state []byte) error {
 	if len(state) < len(stateMagic)+5 || string(state[:len(stateMagic)]) != stateMagic {
 		return fmt.Errorf("rewardbtl: load state: not a rewardbtl state (bad magic)")
 	}
-	if v := state[len(stateMagic)]; v != stateVersion {
-		return fmt.Errorf("rewardbtl: load state: format version %d, this plugin reads %d", v, stateVersion)
+	v := state[len(stateMagic)]
+	if v != 1 && v != stateVersion {
+		return fmt.Errorf("rewardbtl: load state: format version %d, this plugin reads 1 and %d", v, stateVersion)
 	}
 	rest := state[len(stateMagic)+1:]
 	n := binary.LittleEndian.Uint32(rest)
@@ -69,8 +75,19 @@ func (r *Reward) LoadState(ctx context.Context, state []byte) error {
 	if uint64(n) > uint64(len(rest)) {
 		return fmt.Errorf("rewardbtl: load state: truncated (header of %d bytes, %d left)", n, len(rest))
 	}
+	header := rest[:n]
+	rest = rest[n:]
+	if v >= 2 {
+		if len(rest) < 4 {
+			return fmt.Errorf("rewardbtl: load state: truncated after the header")
+		}
+		if got, want := crc32.Checksum(header, castagnoli), binary.LittleEndian.Uint32(rest); got != want {
+			return fmt.Errorf("rewardbtl: load state: the header (options, step) fails its checksum: the state is corrupt")
+		}
+		rest = rest[4:]
+	}
 	var meta stateMeta
-	if err := json.Unmarshal(rest[:n], &meta); err != nil {
+	if err := json.Unmarshal(header, &meta); err != nil {
 		return fmt.Errorf("rewardbtl: load state: header: %w", err)
 	}
 	if meta.Options.Pool == "" { // states saved before option pool existed
@@ -82,7 +99,7 @@ func (r *Reward) LoadState(ctx context.Context, state []byte) error {
 	if meta.Step < 0 || meta.Total < 0 {
 		return fmt.Errorf("rewardbtl: load state: step %d of %d is corrupt", meta.Step, meta.Total)
 	}
-	m, opt, err := nn.DecodeModel(rest[n:])
+	m, opt, err := nn.DecodeModel(rest)
 	if err != nil {
 		return fmt.Errorf("rewardbtl: load state: %w", err)
 	}
