@@ -456,5 +456,5 @@ func checkShape(cfg *config.Config, spec *sdk.Spec, mc nn.Config) error {
 	if !ok {
 		return nil
 	}
-	return memplan.Check(memplan.Shape{Model: mc, Batch: B, SeqLen: T, Trainers: 2, SamplerBatch: rl.SamplerBatch(cfg, spec)}, avail)
+	return memplan.Check(memplan.Shape{Model: mc, Batch: B, SeqLen: T, Trainers: 2, SamplerBatch: rl.SamplerBatch(cfg, spec), SamplerLen: T}, avail)
 }

@@ -57,13 +57,14 @@ type SampleResult struct {
 type Sampler struct {
 	m        *Model
 	maxBatch int
+	maxLen   int // positions cached per sequence (<= Context)
 
-	kc, vc [][]float32 // per layer: (maxBatch, Context, D)
+	kc, vc [][]float32 // per layer: (maxBatch, maxLen, D)
 
 	// per-step activations, (maxBatch, width)
 	x, h, qkv, att, fc, logits []float32
 	th                         []float32 // (maxBatch, 4D) tanh scratch of geluFwd
-	scores                     []float32 // (Context)
+	scores                     []float32 // (maxLen)
 
 	// active rows of the current step
 	tok  []int32
@@ -80,17 +81,29 @@ type Sampler struct {
 // NewSampler makes a sampler for m that runs up to maxBatch sequences at
 // once (maxBatch < 1 means 1).
 func NewSampler(m *Model, maxBatch int) *Sampler {
+	return NewSamplerLen(m, maxBatch, 0)
+}
+
+// NewSamplerLen is NewSampler with KV caches for sequences (prompt plus
+// new tokens, minus one) of at most maxLen positions instead of the
+// model's whole context (maxLen < 1 or > Context means Context): a GPT-2
+// with a 1024-token context sampling 112-token sequences needs 9 times
+// less cache.
+func NewSamplerLen(m *Model, maxBatch, maxLen int) *Sampler {
 	maxBatch = max(maxBatch, 1)
 	c := m.Config
 	d := c.DModel
-	s := &Sampler{m: m, maxBatch: maxBatch}
+	if maxLen < 1 || maxLen > c.Context {
+		maxLen = c.Context
+	}
+	s := &Sampler{m: m, maxBatch: maxBatch, maxLen: maxLen}
 	for range c.Layers {
-		s.kc = append(s.kc, make([]float32, maxBatch*c.Context*d))
-		s.vc = append(s.vc, make([]float32, maxBatch*c.Context*d))
+		s.kc = append(s.kc, make([]float32, maxBatch*maxLen*d))
+		s.vc = append(s.vc, make([]float32, maxBatch*maxLen*d))
 	}
 	s.grow(maxBatch)
 	s.logits = make([]float32, maxBatch*c.Vocab)
-	s.scores = make([]float32, c.Context)
+	s.scores = make([]float32, maxLen)
 	s.rng = make([]rand.PCG, maxBatch)
 	s.weight = make([]float64, c.Vocab)
 	s.order = topSorter{idx: make([]int32, c.Vocab), val: make([]float32, c.Vocab)}
@@ -170,7 +183,10 @@ func (s *Sampler) Sample(ctx context.Context, reqs []SampleRequest, opts SampleO
 		if len(r.Prompt) == 0 {
 			return nil, fmt.Errorf("sample: request %d has an empty prompt (start it with the EOT token)", i)
 		}
-		if n := len(r.Prompt) + opts.MaxNew - 1; n > c.Context {
+		if n := len(r.Prompt) + opts.MaxNew - 1; n > s.maxLen {
+			if s.maxLen < c.Context {
+				return nil, fmt.Errorf("sample: request %d: prompt of %d tokens plus %d new needs %d positions, the sampler caches %d (NewSamplerLen)", i, len(r.Prompt), opts.MaxNew, n, s.maxLen)
+			}
 			return nil, fmt.Errorf("sample: request %d: prompt of %d tokens plus %d new needs %d positions, the model's context is %d", i, len(r.Prompt), opts.MaxNew, n, c.Context)
 		}
 		for j, t := range r.Prompt {
@@ -290,7 +306,7 @@ func (s *Sampler) forward(n int, logits bool) {
 		att := s.att[:n*d]
 		for r := range n {
 			q := qkv[r*3*d : r*3*d+d]
-			base := s.slot[r] * c.Context * d
+			base := s.slot[r] * s.maxLen * d
 			pos := s.pos[r]
 			copy(kc[base+pos*d:base+(pos+1)*d], qkv[r*3*d+d:r*3*d+2*d])
 			copy(vc[base+pos*d:base+(pos+1)*d], qkv[r*3*d+2*d:r*3*d+3*d])

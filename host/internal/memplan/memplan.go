@@ -19,8 +19,10 @@ type Shape struct {
 	// Batch and SeqLen are the training graph's sequences and tokens per
 	// sequence; Trainers is how many such graphs exist (policy, reference).
 	Batch, SeqLen, Trainers int
-	// SamplerBatch is the most sequences sampled at once (KV caches).
-	SamplerBatch int
+	// SamplerBatch is the most sequences sampled at once (KV caches), each
+	// of at most SamplerLen positions (0: the model's context; see
+	// nn.NewSamplerLen).
+	SamplerBatch, SamplerLen int
 }
 
 // Estimate returns a lower bound, in bytes, of the memory the run's
@@ -36,7 +38,11 @@ func Estimate(s Shape) float64 {
 	b, t := float64(s.Batch), float64(s.SeqLen)
 	n := b * t
 	trainer := l*(32*n*d+b*h*t*t) + 2*n*v + 4*n*d
-	sampler := float64(s.SamplerBatch) * (2*l*float64(c.Context)*d + v + 10*d)
+	cache := c.Context
+	if s.SamplerLen > 0 && s.SamplerLen < cache {
+		cache = s.SamplerLen
+	}
+	sampler := float64(s.SamplerBatch) * (2*l*float64(cache)*d + v + 10*d)
 	return 4 * (float64(max(s.Trainers, 1))*trainer + sampler)
 }
 

@@ -360,14 +360,14 @@ func (r *Run) adamConfig() nn.AdamWConfig {
 
 func (r *Run) polSampler() *nn.Sampler {
 	if r.polSamp == nil {
-		r.polSamp = nn.NewSampler(r.Policy, r.samplerBatch())
+		r.polSamp = nn.NewSamplerLen(r.Policy, r.samplerBatch(), r.grid.T)
 	}
 	return r.polSamp
 }
 
 func (r *Run) refSampler() *nn.Sampler {
 	if r.refSamp == nil {
-		r.refSamp = nn.NewSampler(r.Ref, r.samplerBatch())
+		r.refSamp = nn.NewSamplerLen(r.Ref, r.samplerBatch(), r.grid.T)
 	}
 	return r.refSamp
 }
