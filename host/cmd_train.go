@@ -45,6 +45,7 @@ func runTrain(ctx context.Context, args []string) error {
 	var (
 		algo, reward, cfgPath, out   string
 		resume, verbose, allowChange bool
+		resumeFrom                   string
 		sets                         trainSets
 	)
 	fs := newFlagSet("train")
@@ -53,6 +54,7 @@ func runTrain(ctx context.Context, args []string) error {
 	fs.StringVar(&cfgPath, "config", "", "TOML config file (default: the embedded default; with --resume, OUT/config.toml)")
 	fs.StringVar(&out, "out", "", "run directory (default from the config: runs/default)")
 	fs.BoolVar(&resume, "resume", false, "continue from the newest checkpoint in OUT/checkpoints")
+	fs.StringVar(&resumeFrom, "resume-from", "", "resume from this checkpoint of OUT/checkpoints (step-NNNNNNNN) instead of the newest; newer ones are set aside in OUT/set-aside-TIMESTAMP, not deleted")
 	fs.BoolVar(&allowChange, "allow-config-change", false, "with --resume: accept settings that differ from the run's config.toml (each change is recorded in OUT/history.jsonl)")
 	fs.Var(&sets, "set", "override a config key: --set train.lr=1e-4, --set algo.variant=v2 (repeatable)")
 	fs.BoolVar(&verbose, "v", false, "debug logging (plugin logs included)")
@@ -68,6 +70,9 @@ func runTrain(ctx context.Context, args []string) error {
 		return fmt.Errorf("train: unexpected argument %q", fs.Arg(0))
 	}
 
+	if resumeFrom != "" {
+		resume = true
+	}
 	// With --resume and no --config, the run's own resolved config is the base.
 	if resume && cfgPath == "" {
 		dir := out
@@ -104,12 +109,15 @@ func runTrain(ctx context.Context, args []string) error {
 		level = hclog.Debug
 	}
 	logger := hclog.New(&hclog.LoggerOptions{Name: "host", Level: level, Output: stderr})
-	return trainPipeline(ctx, cfg, resumeMode{resume: resume, allowChange: allowChange}, logger)
+	return trainPipeline(ctx, cfg, resumeMode{resume: resume, allowChange: allowChange, from: resumeFrom}, logger)
 }
 
 // resumeMode says whether a run continues, and whether it may do so with
 // settings that alter the experiment.
-type resumeMode struct{ resume, allowChange bool }
+type resumeMode struct {
+	resume, allowChange bool
+	from                string // --resume-from: a checkpoint folder
+}
 
 // trainPipeline runs the default pipeline's four stages and the RL loop.
 func trainPipeline(ctx context.Context, cfg *config.Config, mode resumeMode, logger hclog.Logger) error {
@@ -123,6 +131,15 @@ func trainPipeline(ctx context.Context, cfg *config.Config, mode resumeMode, log
 	defer lock.Release()
 	if taken != "" {
 		logger.Warn("run directory "+taken, "dir", cfg.Run.Out)
+	}
+	if mode.from != "" {
+		step, dest, err := rundir.SetAsideNewer(cfg.Run.Out, mode.from, time.Now())
+		if err != nil {
+			return err
+		}
+		if dest != "" {
+			fmt.Fprintf(stderr, "resuming from step %d: the newer checkpoints are moved to %s\n", step, dest)
+		}
 	}
 	cache, err := pipeline.CacheDir(cfg.Run.CacheDir)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/p3o-rlhf/p3o/host/internal/checkpoint"
 	"github.com/p3o-rlhf/p3o/host/internal/rundir"
 )
 
@@ -208,5 +209,30 @@ func TestRunThatCannotFitIsRefused(t *testing.T) {
 	}
 	if strings.Contains(log, "stage 2/4") {
 		t.Errorf("the refusal came after stage 1:\n%s", log)
+	}
+}
+
+// TestResumeFromIntactCheckpoint (finding 10): a damaged newest checkpoint
+// is named with the intact previous one and the flag that resumes from it;
+// --resume-from sets the damaged one aside and continues.
+func TestResumeFromIntactCheckpoint(t *testing.T) {
+	t.Parallel()
+	cfg := tinyConfig(t)
+	out := filepath.Join(t.TempDir(), "run")
+	mustRun(t, nil, "--algo", "plugins/p3o", "--config", cfg, "--out", out, "--set", "run.steps=3")
+	newest := filepath.Join(out, "checkpoints", checkpoint.Name(3))
+	os.Truncate(filepath.Join(newest, "policy.safetensors"), 100)
+	prev := filepath.Join(out, "checkpoints", checkpoint.Name(2))
+	log, err := e2eRun(t, nil, "--algo", "plugins/p3o", "--out", out, "--resume")
+	if err == nil || !strings.Contains(log, "--resume-from "+prev) {
+		t.Fatalf("resume over a damaged checkpoint: got err %v, want a hint naming --resume-from %s\n%s", err, prev, log)
+	}
+	log = mustRun(t, nil, "--algo", "plugins/p3o", "--out", out, "--resume-from", prev)
+	aside, _ := filepath.Glob(filepath.Join(out, "set-aside-*", checkpoint.Name(3)))
+	if len(aside) != 1 {
+		t.Errorf("the damaged checkpoint was not set aside:\n%s", log)
+	}
+	if rs := readMetrics(t, out); len(rs) != 3 || rs[2]["step"] != 3 {
+		t.Errorf("got %d metrics lines after --resume-from, want steps 1..3", len(rs))
 	}
 }

@@ -171,8 +171,8 @@ func (s *Store) Latest() (step int, files map[string][]byte, err error) {
 		for i := len(steps) - 2; i >= 0; i-- {
 			older := filepath.Join(s.Dir, Name(steps[i]))
 			if _, lerr := Load(older); lerr == nil {
-				return 0, nil, fmt.Errorf("%w; the previous checkpoint %s is intact: to resume from it, move the damaged one out of %s (mv %s %s.damaged) and resume again",
-					err, older, s.Dir, filepath.Join(s.Dir, Name(step)), filepath.Join(filepath.Dir(s.Dir), Name(step)))
+				return 0, nil, fmt.Errorf("%w; the previous checkpoint %s is intact: resume from it with --resume-from %s (the damaged one is set aside, not deleted)",
+					err, older, older)
 			}
 		}
 		return 0, nil, fmt.Errorf("%w; no older intact checkpoint in %s", err, s.Dir)

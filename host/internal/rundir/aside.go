@@ -55,3 +55,45 @@ func MoveAside(dir string, now time.Time) (string, error) {
 	}
 	return dest, nil
 }
+
+// SetAsideNewer prepares a resume from the checkpoint directory from (a
+// step-NNNNNNNN folder of dir/checkpoints): every newer checkpoint (a
+// damaged one, usually) is moved into dir/set-aside-TIMESTAMP/, never
+// deleted. It returns the step of from and the folder used ("" when nothing
+// was newer).
+func SetAsideNewer(dir, from string, now time.Time) (int, string, error) {
+	ckpts := filepath.Join(dir, "checkpoints")
+	absFrom, err1 := filepath.Abs(from)
+	absCkpts, err2 := filepath.Abs(ckpts)
+	if err1 != nil || err2 != nil || filepath.Dir(absFrom) != absCkpts {
+		return 0, "", fmt.Errorf("--resume-from %s: not a checkpoint of %s (want %s/step-NNNNNNNN)", from, dir, ckpts)
+	}
+	var step int
+	if _, err := fmt.Sscanf(filepath.Base(absFrom), "step-%d", &step); err != nil {
+		return 0, "", fmt.Errorf("--resume-from %s: not a checkpoint folder (want step-NNNNNNNN)", from)
+	}
+	if _, err := os.Stat(absFrom); err != nil {
+		return 0, "", fmt.Errorf("--resume-from: %w", err)
+	}
+	ents, err := os.ReadDir(ckpts)
+	if err != nil {
+		return 0, "", fmt.Errorf("--resume-from: %w", err)
+	}
+	var dest string
+	for _, e := range ents {
+		var s int
+		if _, err := fmt.Sscanf(e.Name(), "step-%d", &s); err != nil || s <= step {
+			continue
+		}
+		if dest == "" {
+			dest = filepath.Join(dir, "set-aside-"+now.UTC().Format("20060102-150405"))
+			if err := os.MkdirAll(dest, 0o755); err != nil {
+				return 0, "", fmt.Errorf("--resume-from: %w", err)
+			}
+		}
+		if err := os.Rename(filepath.Join(ckpts, e.Name()), filepath.Join(dest, e.Name())); err != nil {
+			return 0, "", fmt.Errorf("--resume-from: set %s aside: %w", e.Name(), err)
+		}
+	}
+	return step, dest, nil
+}

@@ -168,3 +168,29 @@ func TestMoveAsideKeepsEverything(t *testing.T) {
 		t.Errorf("dir holds %s", got)
 	}
 }
+
+func TestSetAsideNewer(t *testing.T) {
+	dir := t.TempDir()
+	for _, s := range []string{"step-00000002", "step-00000004", "step-00000006"} {
+		os.MkdirAll(filepath.Join(dir, "checkpoints", s), 0o755)
+		os.WriteFile(filepath.Join(dir, "checkpoints", s, "x"), []byte(s), 0o644)
+	}
+	now := time.Date(2026, 12, 1, 19, 0, 0, 0, time.UTC)
+	step, dest, err := SetAsideNewer(dir, filepath.Join(dir, "checkpoints", "step-00000004"), now)
+	if err != nil || step != 4 || dest != filepath.Join(dir, "set-aside-20261201-190000") {
+		t.Fatalf("got step %d, folder %q, %v; want 4, set-aside-20261201-190000", step, dest, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dest, "step-00000006", "x")); err != nil || string(b) != "step-00000006" {
+		t.Errorf("the newer checkpoint was not moved intact: %q, %v", b, err)
+	}
+	for _, s := range []string{"step-00000002", "step-00000004"} {
+		if _, err := os.Stat(filepath.Join(dir, "checkpoints", s)); err != nil {
+			t.Errorf("%s was touched: %v", s, err)
+		}
+	}
+	for _, bad := range []string{filepath.Join(dir, "elsewhere", "step-00000004"), filepath.Join(dir, "checkpoints", "step-00000009"), filepath.Join(dir, "checkpoints", "notastep")} {
+		if _, _, err := SetAsideNewer(dir, bad, now); err == nil {
+			t.Errorf("--resume-from %s: got nil, want an error", bad)
+		}
+	}
+}
