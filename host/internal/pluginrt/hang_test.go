@@ -32,6 +32,9 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // and logged, the process is killed by PID and replaced, and the call
 // succeeds on the fresh process.
 func TestFrozenAlgorithmIsKilledAndReplaced(t *testing.T) {
+	prevSlow := slowCallAfter
+	slowCallAfter = 300 * time.Millisecond
+	defer func() { slowCallAfter = prevSlow }()
 	rt, logs := newRuntime(t)
 	rt.CallTimeout = time.Second
 	ctx := context.Background()
@@ -69,6 +72,9 @@ func TestFrozenAlgorithmIsKilledAndReplaced(t *testing.T) {
 	}
 	if !gone(old) {
 		t.Errorf("the frozen process %d still exists, want it killed", old)
+	}
+	if want := "plugin echo has not answered Loss for 300ms; it is killed and replaced at 1s"; !strings.Contains(logs.String(), want) {
+		t.Errorf("host log lacks the early warning %q:\n%s", want, logs.String())
 	}
 	if want := "did not answer Loss within 1s: killing process " + itoa(old); !strings.Contains(logs.String(), want) {
 		t.Errorf("host log lacks %q:\n%s", want, logs.String())

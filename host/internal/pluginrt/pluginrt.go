@@ -50,6 +50,10 @@ const maxAttempts = 3
 // (rewardhttp's worst case is about 5.3 minutes a request).
 const DefaultCallTimeout = 15 * time.Minute
 
+// slowCallAfter is when a call still running is logged, long before its
+// timeout (a variable for tests).
+var slowCallAfter = time.Minute
+
 // startTimeout bounds a plugin process's start, from exec to handshake (a
 // variable for tests).
 var startTimeout = time.Minute
@@ -632,7 +636,12 @@ func call[T any](ctx context.Context, p *proc, retry bool, method string, f func
 			return zero, fmt.Errorf("plugin %s: %w", p.path, ErrRestarted)
 		}
 		callCtx, cancel := context.WithTimeout(ctx, timeout)
+		slow := time.AfterFunc(slowCallAfter, func() {
+			p.rt.logger.Warn(fmt.Sprintf("plugin %s has not answered %s for %v; it is killed and replaced at %v (run.plugin_timeout)", p.spec.Name, method, slowCallAfter, timeout),
+				"path", p.path, "pid", inst.pid)
+		})
 		v, err := f(callCtx, inst.impl)
+		slow.Stop()
 		// By the clock: gRPC may report the deadline a moment before
 		// callCtx's own timer fires.
 		deadline, _ := callCtx.Deadline()
