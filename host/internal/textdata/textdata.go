@@ -74,6 +74,9 @@ func ReadIMDB(path string) ([]Review, error) {
 		}
 		var rv Review
 		if err := json.Unmarshal(b, &rv); err != nil {
+			if rerr := readErrorAfter(sc); rerr != nil {
+				return nil, streamError("read IMDB", path, line, rerr)
+			}
 			return nil, fmt.Errorf("read IMDB %s:%d: bad JSON: %w", path, line, err)
 		}
 		if rv.Label != "pos" && rv.Label != "neg" {
@@ -86,10 +89,7 @@ func ReadIMDB(path string) ([]Review, error) {
 		out = append(out, rv)
 	}
 	if err := sc.Err(); err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, fmt.Errorf("read IMDB %s: truncated after line %d (unexpected end of the gzip stream): re-copy the file", path, line)
-		}
-		return nil, fmt.Errorf("read IMDB %s: after line %d: %w", path, line, err)
+		return nil, streamError("read IMDB", path, line+1, err)
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("read IMDB %s: no reviews", path)
@@ -129,6 +129,9 @@ func ReadTexts(path, key string) ([]string, error) {
 		}
 		var obj map[string]json.RawMessage
 		if err := json.Unmarshal(b, &obj); err != nil {
+			if rerr := readErrorAfter(sc); rerr != nil {
+				return nil, streamError("read texts", path, line, rerr)
+			}
 			return nil, fmt.Errorf("read texts %s:%d: not a JSON object: %w", path, line, err)
 		}
 		raw, ok := obj[key]
@@ -144,10 +147,29 @@ func ReadTexts(path, key string) ([]string, error) {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read texts %s: after line %d: %w", path, line, err)
+		return nil, streamError("read texts", path, line+1, err)
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("read texts %s: no texts under key %q", path, key)
 	}
 	return out, nil
+}
+
+// readErrorAfter returns the read error that ends sc's stream right after
+// the current line, if any. A gzip stream cut short yields its partial last
+// line before the error: that line's bad JSON is the cut, not the cause.
+func readErrorAfter(sc *bufio.Scanner) error {
+	if sc.Scan() {
+		return nil
+	}
+	return sc.Err()
+}
+
+// streamError explains a read error of path at line: a truncated or
+// corrupt (gzip) file says so and how to fix it.
+func streamError(what, path string, line int, err error) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) {
+		return fmt.Errorf("%s %s: the file is truncated or corrupt at line %d (%v): re-copy it", what, path, line, err)
+	}
+	return fmt.Errorf("%s %s: at line %d: %w", what, path, line, err)
 }

@@ -3,6 +3,7 @@ package textdata
 import (
 	"bytes"
 	"compress/gzip"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -95,5 +96,38 @@ func TestReadIMDBShared(t *testing.T) {
 		if strings.Contains(r.Text, "<br") {
 			t.Fatalf("review %s still contains <br: %.80q", r.ID, r.Text)
 		}
+	}
+}
+
+// TestTruncatedGzipAtAnyCut: a gzip file cut anywhere (a copy that stopped
+// early) is reported as truncated, naming the file once, never as bad JSON
+// on the torn last line (`host prefs` used to say ":150: bad JSON").
+func TestTruncatedGzipAtAnyCut(t *testing.T) {
+	imdb := gz(t, strings.Repeat(good, 300))
+	texts := gz(t, strings.Repeat(`{"text":"a text of a few words, long enough to span blocks"}`+"\n", 600))
+	tests := []struct {
+		name string
+		full []byte
+		read func(path string) error
+	}{
+		{"ReadIMDB", imdb, func(p string) error { _, err := ReadIMDB(p); return err }},
+		{"ReadTexts", texts, func(p string) error { _, err := ReadTexts(p, "text"); return err }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			// Every 7th cut after the 10-byte header, so cuts fall inside
+			// lines and between them.
+			for cut := 11; cut < len(tt.full)-8; cut += 7 {
+				path := filepath.Join(dir, fmt.Sprintf("cut%d.jsonl.gz", cut))
+				if err := os.WriteFile(path, tt.full[:cut], 0o644); err != nil {
+					t.Fatal(err)
+				}
+				err := tt.read(path)
+				if err == nil || !strings.Contains(err.Error(), "the file is truncated or corrupt") || strings.Count(err.Error(), path) != 1 {
+					t.Fatalf("cut at byte %d of %d: got %v, want one error naming %s once and saying it is truncated", cut, len(tt.full), err, path)
+				}
+			}
+		})
 	}
 }
