@@ -161,7 +161,8 @@ func trainPipeline(ctx context.Context, cfg *config.Config, mode resumeMode, log
 	}
 	algo, err := rt.Algorithm(ctx, cfg.Run.Algo, algoOpts)
 	if err != nil {
-		return fmt.Errorf("algorithm plugin %s: %w", cfg.Run.Algo, err)
+		// pluginrt's errors name the plugin's path (once).
+		return fmt.Errorf("algorithm: %w", err)
 	}
 	spec := algo.Spec()
 	fmt.Fprintf(stderr, "algorithm %s %s (%s, %d responses per prompt, value head %v, reference %v)\n",
@@ -179,7 +180,7 @@ func trainPipeline(ctx context.Context, cfg *config.Config, mode resumeMode, log
 			return fmt.Errorf("task %s: %w", task.PromptsName, err)
 		}
 		tk = ps
-		fmt.Fprintf(os.Stderr, "task prompts: %d training and %d held-out prompts from %s (no gold judge)\n", len(ps.TrainPrompts()), len(ps.TestPrompts()), cfg.Task.Path)
+		fmt.Fprintf(stderr, "task prompts: %d training and %d held-out prompts from %s (no gold judge)\n", len(ps.TrainPrompts()), len(ps.TestPrompts()), cfg.Task.Path)
 	} else {
 		if dataDir == "" {
 			if dataDir, err = task.DataDir(); err != nil {
@@ -264,9 +265,9 @@ func trainPipeline(ctx context.Context, cfg *config.Config, mode resumeMode, log
 		}
 		if rw, err = rt.Reward(ctx, cfg.Run.Reward, rewardOpts); err != nil {
 			if len(rewardOpts) > 0 {
-				return fmt.Errorf("reward plugin %s: %w (the options come from the config's [reward] table; --set reward={} clears it)", cfg.Run.Reward, err)
+				return fmt.Errorf("reward: %w (the options come from the config's [reward] table; --set reward={} clears it)", err)
 			}
-			return fmt.Errorf("reward plugin %s: %w", cfg.Run.Reward, err)
+			return fmt.Errorf("reward: %w", err)
 		}
 	}
 	trainable := rw != nil && rw.Spec().Trainable
