@@ -65,3 +65,17 @@ func TestStrictRewardPluginGetsOnlyItsOptions(t *testing.T) {
 	out3 := filepath.Join(t.TempDir(), "run")
 	mustRun(t, nil, "--algo", "plugins/p3o", "--reward", "plugins/rewardvader", "--config", tinyConfig(t), "--out", out3, "--set", "run.steps=1", "--set", "reward={}")
 }
+
+// TestCacheDirHoldsPluginBuilds: run.cache_dir covers the plugin builds, as
+// default.toml says (issue 10 finding 11: they went to the user cache
+// whatever run.cache_dir said). The e2e config sets run.cache_dir to the
+// tests' shared cache, whose warm-up run built p3o and rewardbtl.
+func TestCacheDirHoldsPluginBuilds(t *testing.T) {
+	tinyConfig(t)
+	for _, name := range []string{"p3o", "rewardbtl"} {
+		got, _ := filepath.Glob(filepath.Join(e2eDir, "cache", "plugins", "*", name))
+		if len(got) == 0 {
+			t.Errorf("no %s build under run.cache_dir/plugins (%s)", name, filepath.Join(e2eDir, "cache", "plugins"))
+		}
+	}
+}
