@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/p3o-rlhf/p3o/nn/internal/gemm"
+	"github.com/p3o-rlhf/p3o/nn/internal/par"
 )
 
 // AdamWConfig holds AdamW's hyperparameters (Loshchilov and Hutter 2019).
@@ -29,6 +30,29 @@ type AdamW struct {
 	Step   int
 
 	decay []bool // per paramSlices entry: a 2-D weight
+	par   *adamWPar
+}
+
+// adamWPar is the parallel loop of Update over one tensor: its task and the
+// operands of the running dispatch.
+type adamWPar struct {
+	task                          *par.Task
+	p, g, m, v                    []float32
+	b1, b2, keep, step, rbc2, eps float32
+}
+
+// adamWSpan updates p[i], m[i], v[i] from g[i]: 8 lanes at a time where
+// the vector kernel exists, then the scalar loop (the same arithmetic as the
+// vector lanes only up to rounding, so callers split at multiples of 8).
+func adamWSpan(p, g, mk, vk []float32, b1, b2, keep, step, rbc2, eps float32) {
+	done := adamWVec(p, g, mk, vk, b1, b2, keep, step, rbc2, eps)
+	for i := done; i < len(p); i++ {
+		gi := g[i]
+		mi := b1*mk[i] + (1-b1)*gi
+		vi := b2*vk[i] + (1-b2)*gi*gi
+		mk[i], vk[i] = mi, vi
+		p[i] = p[i]*keep - step*mi/(sqrt32(vi)*rbc2+eps)
+	}
 }
 
 // NewAdamW makes zeroed AdamW state for m, whose config must be valid (as
@@ -50,6 +74,14 @@ func (o *AdamW) Update(m *Model, lr float64) {
 			o.decay = append(o.decay, len(t.Shape) == 2)
 		}
 	}
+	if o.par == nil {
+		a := &adamWPar{}
+		a.task = par.NewTask(func(_, lo, hi int) {
+			adamWSpan(a.p[lo:hi], a.g[lo:hi], a.m[lo:hi], a.v[lo:hi], a.b1, a.b2, a.keep, a.step, a.rbc2, a.eps)
+		})
+		o.par = a
+	}
+	a := o.par
 	o.Step++
 	c := o.Config
 	bc1 := 1 - math.Pow(c.Beta1, float64(o.Step))
@@ -65,15 +97,11 @@ func (o *AdamW) Update(m *Model, lr float64) {
 		if o.decay[k] {
 			keep = float32(1 - lr*c.WeightDecay)
 		}
-		done := adamWVec(p, g, mk, vk, b1, b2, keep, step, rbc2, eps)
-		for i := done; i < len(p); i++ {
-			gi := g[i]
-			mi := b1*mk[i] + (1-b1)*gi
-			vi := b2*vk[i] + (1-b2)*gi*gi
-			mk[i], vk[i] = mi, vi
-			p[i] = p[i]*keep - step*mi/(sqrt32(vi)*rbc2+eps)
-		}
+		a.p, a.g, a.m, a.v = p, g, mk, vk
+		a.b1, a.b2, a.keep, a.step, a.rbc2, a.eps = b1, b2, keep, step, rbc2, eps
+		a.task.Run(len(p), vecLanes, minElemsAdamW)
 	}
+	a.p, a.g, a.m, a.v = nil, nil, nil, nil
 }
 
 func sqrt32(x float32) float32 { return float32(math.Sqrt(float64(x))) }

@@ -173,72 +173,83 @@ func expSubSum(s []float32, m float32) float32 {
 // d). probs (b, heads, t, t) keeps the attention weights (zero above the
 // diagonal) for the backward pass.
 func attnFwd(y, qkv, probs []float32, b, t, d, heads int) {
+	attnFwdUnits(y, qkv, probs, 0, b*heads, t, d, heads)
+}
+
+// attnFwdUnits is attnFwd for the (sequence, head) pairs u in [lo, hi),
+// sequence u/heads and head u%heads; each pair writes only its own columns
+// of y and its own block of probs.
+func attnFwdUnits(y, qkv, probs []float32, lo, hi, t, d, heads int) {
 	hd := d / heads
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	ld := 3 * d
-	for bi := 0; bi < b; bi++ {
+	for u := lo; u < hi; u++ {
+		bi, h := u/heads, u%heads
 		base := bi * t * ld
-		for h := 0; h < heads; h++ {
-			p := probs[(bi*heads+h)*t*t : (bi*heads+h+1)*t*t]
-			q := qkv[base+h*hd:]
-			k := qkv[base+d+h*hd:]
-			v := qkv[base+2*d+h*hd:]
-			gemm.Sgemm(false, true, t, t, hd, scale, q, ld, k, ld, 0, p, t)
-			for i := 0; i < t; i++ {
-				row := p[i*t : (i+1)*t]
-				m := row[0]
-				for _, s := range row[1 : i+1] {
-					if s > m {
-						m = s
-					}
+		p := probs[u*t*t : (u+1)*t*t]
+		q := qkv[base+h*hd:]
+		k := qkv[base+d+h*hd:]
+		v := qkv[base+2*d+h*hd:]
+		gemm.Sgemm(false, true, t, t, hd, scale, q, ld, k, ld, 0, p, t)
+		for i := 0; i < t; i++ {
+			row := p[i*t : (i+1)*t]
+			m := row[0]
+			for _, s := range row[1 : i+1] {
+				if s > m {
+					m = s
 				}
-				sum := expSubSum(row[:i+1], m)
-				inv := 1 / sum
-				for j := 0; j <= i; j++ {
-					row[j] *= inv
-				}
-				clear(row[i+1:])
 			}
-			gemm.Sgemm(false, false, t, hd, t, 1, p, t, v, ld, 0, y[bi*t*d+h*hd:], d)
+			sum := expSubSum(row[:i+1], m)
+			inv := 1 / sum
+			for j := 0; j <= i; j++ {
+				row[j] *= inv
+			}
+			clear(row[i+1:])
 		}
+		gemm.Sgemm(false, false, t, hd, t, 1, p, t, v, ld, 0, y[bi*t*d+h*hd:], d)
 	}
 }
 
 // attnBwd writes dqkv (b*t, 3d) for upstream dy (b*t, d), given the forward
 // qkv and probs; scratch holds t*t floats.
 func attnBwd(dqkv, dy, qkv, probs, scratch []float32, b, t, d, heads int) {
+	attnBwdUnits(dqkv, dy, qkv, probs, scratch, 0, b*heads, t, d, heads)
+}
+
+// attnBwdUnits is attnBwd for the (sequence, head) pairs u in [lo, hi); each
+// writes only its own head's columns of dqkv.
+func attnBwdUnits(dqkv, dy, qkv, probs, scratch []float32, lo, hi, t, d, heads int) {
 	hd := d / heads
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	ld := 3 * d
 	dp := scratch[:t*t]
-	for bi := 0; bi < b; bi++ {
+	for u := lo; u < hi; u++ {
+		bi, h := u/heads, u%heads
 		base := bi * t * ld
-		for h := 0; h < heads; h++ {
-			p := probs[(bi*heads+h)*t*t : (bi*heads+h+1)*t*t]
-			q := qkv[base+h*hd:]
-			k := qkv[base+d+h*hd:]
-			v := qkv[base+2*d+h*hd:]
-			dyh := dy[bi*t*d+h*hd:]
-			// dP = dy v^T, dv = P^T dy
-			gemm.Sgemm(false, true, t, t, hd, 1, dyh, d, v, ld, 0, dp, t)
-			gemm.Sgemm(true, false, t, hd, t, 1, p, t, dyh, d, 0, dqkv[base+2*d+h*hd:], ld)
-			// dS = P * (dP - rowsum(dP*P)), in place in dp
-			for i := 0; i < t; i++ {
-				pr := p[i*t : i*t+i+1]
-				dr := dp[i*t : (i+1)*t]
-				var s float32
-				for j, pv := range pr {
-					s += pv * dr[j]
-				}
-				for j, pv := range pr {
-					dr[j] = pv * (dr[j] - s)
-				}
-				clear(dr[i+1:])
+		p := probs[u*t*t : (u+1)*t*t]
+		q := qkv[base+h*hd:]
+		k := qkv[base+d+h*hd:]
+		v := qkv[base+2*d+h*hd:]
+		dyh := dy[bi*t*d+h*hd:]
+		// dP = dy v^T, dv = P^T dy
+		gemm.Sgemm(false, true, t, t, hd, 1, dyh, d, v, ld, 0, dp, t)
+		gemm.Sgemm(true, false, t, hd, t, 1, p, t, dyh, d, 0, dqkv[base+2*d+h*hd:], ld)
+		// dS = P * (dP - rowsum(dP*P)), in place in dp
+		for i := 0; i < t; i++ {
+			pr := p[i*t : i*t+i+1]
+			dr := dp[i*t : (i+1)*t]
+			var s float32
+			for j, pv := range pr {
+				s += pv * dr[j]
 			}
-			// dq = scale dS k, dk = scale dS^T q
-			gemm.Sgemm(false, false, t, hd, t, scale, dp, t, k, ld, 0, dqkv[base+h*hd:], ld)
-			gemm.Sgemm(true, false, t, hd, t, scale, dp, t, q, ld, 0, dqkv[base+d+h*hd:], ld)
+			for j, pv := range pr {
+				dr[j] = pv * (dr[j] - s)
+			}
+			clear(dr[i+1:])
 		}
+		// dq = scale dS k, dk = scale dS^T q
+		gemm.Sgemm(false, false, t, hd, t, scale, dp, t, k, ld, 0, dqkv[base+h*hd:], ld)
+		gemm.Sgemm(true, false, t, hd, t, scale, dp, t, q, ld, 0, dqkv[base+d+h*hd:], ld)
 	}
 }
 

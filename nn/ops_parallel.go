@@ -1,55 +1,46 @@
 package nn
 
-import (
-	"runtime"
-	"sync"
+import "github.com/p3o-rlhf/p3o/nn/internal/par"
+
+// Data parallelism for the non-GEMM kernels (the GEMMs split themselves, on
+// the same pool). Each kernel call is one dispatch to the nn/internal/par
+// worker pool, which cuts [0, n) into up to par.Workers() chunks
+// (GOMAXPROCS, capped by NN_THREADS or SetThreads) of at least a minimum
+// size, so small problems stay serial. The par.Tasks and their closures are
+// made once, when a graph or sampler is built, so a dispatch allocates
+// nothing. Every chunk computes its elements with the same arithmetic, in the
+// same order, as a serial run (vector kernels get chunks that are multiples
+// of their 8 lanes; no reduction crosses a chunk), so results are bit for bit
+// the same whatever GOMAXPROCS is.
+
+// Minimum chunk sizes, in the unit each kernel splits: below twice these a
+// kernel runs serially on the caller.
+const (
+	minRowsLayerNorm = 32   // LayerNorm rows
+	minElemsGELU     = 2048 // GELU elements
+	minRowsSoftmax   = 32   // log-softmax / logit-gradient rows (per chunk at least minElemsSoftmax elements)
+	minElemsSoftmax  = 4096
+	minElemsAdamW    = 8192    // AdamW elements of one tensor
+	minWorkAttn      = 1 << 16 // attention flops
+	minElemsDraw     = 8192    // sampler draw: logits per chunk
+	vecLanes         = 8       // chunks of vector kernels are multiples of this
 )
 
-// Two-way data parallelism for the non-GEMM kernels (the GEMMs split
-// themselves). A package-level helper goroutine takes the second half of a
-// range while the caller does the first; split allocates nothing, so the
-// closures it runs are made once when the graph is built. Each half computes
-// the same elements with the same arithmetic as a serial run, so results do
-// not depend on GOMAXPROCS.
+// SetThreads caps the goroutines nn's kernels and GEMMs use at n (n < 1: no
+// cap besides GOMAXPROCS), overriding the NN_THREADS environment variable,
+// and returns the previous cap (0 for none). Results do not depend on it.
+func SetThreads(n int) int { return par.SetLimit(n) }
 
-// halfTask is one pending second half; each call site owns one.
-type halfTask struct {
-	fn     func(lo, hi int)
-	lo, hi int
-	done   chan struct{}
-}
+// Threads returns the most goroutines one kernel call uses now:
+// min(GOMAXPROCS, the NN_THREADS or SetThreads cap).
+func Threads() int { return par.Workers() }
 
-func newHalfTask(fn func(lo, hi int)) *halfTask {
-	return &halfTask{fn: fn, done: make(chan struct{}, 1)}
-}
+// ThreadsEnvError returns why the NN_THREADS environment variable was
+// ignored (not a positive integer), or nil when it is unset or valid.
+func ThreadsEnvError() error { return par.EnvError() }
 
-var helper struct {
-	once sync.Once
-	work chan *halfTask
-}
-
-func startHelper() {
-	helper.work = make(chan *halfTask)
-	go func() {
-		for t := range helper.work {
-			t.fn(t.lo, t.hi)
-			t.done <- struct{}{}
-		}
-	}()
-}
-
-// split runs t.fn over [0, n): [mid, n) on the helper goroutine and [0, mid)
-// on the caller, where mid is n/2 rounded down to a multiple of align. Small
-// ranges, and GOMAXPROCS 1, run serially.
-func (t *halfTask) split(n, align, minN int) {
-	if n < minN || runtime.GOMAXPROCS(0) < 2 {
-		t.fn(0, n)
-		return
-	}
-	helper.once.Do(startHelper)
-	mid := n / 2 / align * align
-	t.lo, t.hi = mid, n
-	helper.work <- t
-	t.fn(0, mid)
-	<-t.done
+// rowsFor returns the minimum chunk of rows of width w: minRows rows, or
+// fewer when each row is wide enough that minElems elements fill a chunk.
+func rowsFor(minRows, minElems, w int) int {
+	return max(1, min(minRows, (minElems+w-1)/max(w, 1)))
 }

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/p3o-rlhf/p3o/nn/internal/gemm"
+	"github.com/p3o-rlhf/p3o/nn/internal/par"
 )
 
 // SampleRequest is one sequence to continue.
@@ -63,8 +64,18 @@ type Sampler struct {
 
 	// per-step activations, (maxBatch, width)
 	x, h, qkv, att, fc, logits []float32
-	th                         []float32 // (maxBatch, 4D) tanh scratch of geluFwd
-	scores                     []float32 // (maxLen)
+	th                         []float32   // (maxBatch, 4D) tanh scratch of geluFwd
+	scores                     [][]float32 // per attention chunk: (maxLen)
+
+	// parallel loops (nn/internal/par) and the operands of the running one
+	lnTask, geluTask, attnTask, drawTask *par.Task
+	lnY, lnX, lnG, lnB                   []float32
+	attnLayer                            int
+	drawOpts                             SampleOptions
+	drawRows                             []int // rows that draw this step
+	drawSt                               []*seqState
+	drawTok                              []int32 // per row of drawRows
+	drawLp                               []float32
 
 	// active rows of the current step
 	tok  []int32
@@ -72,10 +83,16 @@ type Sampler struct {
 	slot []int
 
 	rng    []rand.PCG
-	weight []float64 // (Vocab) draw weights
-	order  topSorter
-	banned []bool // (Vocab)
+	draws  []drawScratch // per draw chunk
+	banned []bool        // (Vocab)
 	anyBan bool
+}
+
+// drawScratch holds the buffers of one draw: the weights and, for top-k
+// and top-p, the candidate order (made at its first use).
+type drawScratch struct {
+	weight []float64 // (Vocab)
+	order  topSorter
 }
 
 // NewSampler makes a sampler for m that runs up to maxBatch sequences at
@@ -103,12 +120,49 @@ func NewSamplerLen(m *Model, maxBatch, maxLen int) *Sampler {
 	}
 	s.grow(maxBatch)
 	s.logits = make([]float32, maxBatch*c.Vocab)
-	s.scores = make([]float32, maxLen)
+	s.scores = [][]float32{make([]float32, maxLen)}
 	s.rng = make([]rand.PCG, maxBatch)
-	s.weight = make([]float64, c.Vocab)
-	s.order = topSorter{idx: make([]int32, c.Vocab), val: make([]float32, c.Vocab)}
+	s.draws = []drawScratch{{
+		weight: make([]float64, c.Vocab),
+		order:  topSorter{idx: make([]int32, c.Vocab), val: make([]float32, c.Vocab)},
+	}}
 	s.banned = make([]bool, c.Vocab)
+	s.drawRows = make([]int, 0, maxBatch)
+	s.drawSt = make([]*seqState, maxBatch)
+	s.drawTok = make([]int32, maxBatch)
+	s.drawLp = make([]float32, maxBatch)
+	s.lnTask = par.NewTask(func(_, lo, hi int) {
+		d := c.DModel
+		smpLayerNorm(s.lnY[lo*d:hi*d], s.lnX[lo*d:hi*d], s.lnG, s.lnB, hi-lo, d)
+	})
+	s.geluTask = par.NewTask(func(_, lo, hi int) {
+		geluFwd(s.fc[lo:hi], s.th[lo:hi], s.fc[lo:hi])
+	})
+	s.attnTask = par.NewTask(s.attendRows)
+	s.drawTask = par.NewTask(s.drawChunk)
 	return s
+}
+
+// growScratch makes per-chunk scratch for up to chunks chunks (allocating
+// only when the chunk count grows).
+func (s *Sampler) growScratch(chunks int, attn bool) {
+	if attn {
+		for len(s.scores) < chunks {
+			s.scores = append(s.scores, make([]float32, s.maxLen))
+		}
+		return
+	}
+	for len(s.draws) < chunks {
+		s.draws = append(s.draws, drawScratch{weight: make([]float64, s.m.Config.Vocab)})
+	}
+}
+
+// layerNorm runs smpLayerNorm over n rows, split across the worker pool.
+func (s *Sampler) layerNorm(y, x, g, b []float32, n int) {
+	d := s.m.Config.DModel
+	s.lnY, s.lnX, s.lnG, s.lnB = y, x, g, b
+	s.lnTask.Run(n, 1, rowsFor(minRowsLayerNorm, 16384, d))
+	s.lnY, s.lnX, s.lnG, s.lnB = nil, nil, nil, nil
 }
 
 // prefillRows bounds the token rows of one prefill forward call (and so the
@@ -255,17 +309,28 @@ func (s *Sampler) Sample(ctx context.Context, reqs []SampleRequest, opts SampleO
 				s.slot[r] = st.slot
 			}
 			s.forward(len(active), true)
-			keep := active[:0]
+			// Draw every row past its prompt (in parallel: each row has its
+			// own RNG stream), then update the results in row order.
+			s.drawRows = s.drawRows[:0]
 			for r, st := range active {
 				st.fed++
+				if st.fed >= len(st.req.Prompt) {
+					s.drawSt[len(s.drawRows)] = st
+					s.drawRows = append(s.drawRows, r)
+				}
+			}
+			s.drawAll(opts)
+			keep := active[:0]
+			i := 0
+			for _, st := range active {
 				if st.fed < len(st.req.Prompt) {
 					keep = append(keep, st)
 					continue
 				}
-				logits := s.logits[r*c.Vocab : (r+1)*c.Vocab]
-				tok, lp := s.draw(logits, &s.rng[st.slot], opts)
+				tok := s.drawTok[i]
 				st.res.Tokens = append(st.res.Tokens, tok)
-				st.res.Logp = append(st.res.Logp, lp)
+				st.res.Logp = append(st.res.Logp, s.drawLp[i])
+				i++
 				if len(st.res.Tokens) < opts.MaxNew && tok != opts.Stop {
 					keep = append(keep, st)
 				}
@@ -285,7 +350,6 @@ func (s *Sampler) forward(n int, logits bool) {
 	c := s.m.Config
 	p := s.m.Params
 	d := c.DModel
-	hd := d / c.Heads
 	x := s.x[:n*d]
 	for r := range n {
 		xr := x[r*d : (r+1)*d]
@@ -295,58 +359,107 @@ func (s *Sampler) forward(n int, logits bool) {
 			xr[i] = e[i] + w[i]
 		}
 	}
-	scale := float32(1 / math.Sqrt(float64(hd)))
+	// a row attends to pos+1 positions at about 4d flops each
+	work := 0
+	for r := range n {
+		work += 4 * d * (s.pos[r] + 1)
+	}
+	minRows := max(1, minWorkAttn*n/max(work, 1))
 	for l := range p.Blocks {
 		b := &p.Blocks[l]
 		h := s.h[:n*d]
-		smpLayerNorm(h, x, b.Ln1G, b.Ln1B, n, d)
+		s.layerNorm(h, x, b.Ln1G, b.Ln1B, n)
 		qkv := s.qkv[:n*3*d]
 		smpLinear(qkv, h, b.AttnW, b.AttnB, n, d, 3*d, false)
+		// Cache every row's key and value first: a prefill row reads those
+		// of the earlier positions of its slot, which may be in this call.
 		kc, vc := s.kc[l], s.vc[l]
-		att := s.att[:n*d]
 		for r := range n {
-			q := qkv[r*3*d : r*3*d+d]
-			base := s.slot[r] * s.maxLen * d
-			pos := s.pos[r]
-			copy(kc[base+pos*d:base+(pos+1)*d], qkv[r*3*d+d:r*3*d+2*d])
-			copy(vc[base+pos*d:base+(pos+1)*d], qkv[r*3*d+2*d:r*3*d+3*d])
-			out := att[r*d : (r+1)*d]
-			clear(out)
-			sc := s.scores[:pos+1]
-			for hh := range c.Heads {
-				qh := q[hh*hd : (hh+1)*hd]
-				mx := float32(math.Inf(-1))
-				for j := range sc {
-					v := gemm.Sdot(qh, kc[base+j*d+hh*hd:base+j*d+(hh+1)*hd]) * scale
-					sc[j] = v
-					mx = max(mx, v)
-				}
-				var sum float32
-				for j, v := range sc {
-					e := smpExp(v - mx)
-					sc[j] = e
-					sum += e
-				}
-				inv := 1 / sum
-				oh := out[hh*hd : (hh+1)*hd]
-				for j, e := range sc {
-					gemm.Saxpy(e*inv, vc[base+j*d+hh*hd:base+j*d+(hh+1)*hd], oh)
-				}
-			}
+			base := s.slot[r]*s.maxLen*d + s.pos[r]*d
+			copy(kc[base:base+d], qkv[r*3*d+d:r*3*d+2*d])
+			copy(vc[base:base+d], qkv[r*3*d+2*d:r*3*d+3*d])
 		}
-		smpLinear(x, att, b.AttnProjW, b.AttnProjB, n, d, d, true)
-		smpLayerNorm(h, x, b.Ln2G, b.Ln2B, n, d)
+		w := par.Workers()
+		s.growScratch(par.Chunks(n, 1, minRows, w), true)
+		s.attnLayer = l
+		s.attnTask.RunUpTo(w, n, 1, minRows)
+		smpLinear(x, s.att[:n*d], b.AttnProjW, b.AttnProjB, n, d, d, true)
+		s.layerNorm(h, x, b.Ln2G, b.Ln2B, n)
 		fc := s.fc[:n*4*d]
 		smpLinear(fc, h, b.FcW, b.FcB, n, d, 4*d, false)
-		geluFwd(fc, s.th[:n*4*d], fc) // the training graph's kernel (8 lanes with GOEXPERIMENT=simd)
+		// the training graph's GELU kernel (8 lanes with GOEXPERIMENT=simd)
+		s.geluTask.Run(n*4*d, vecLanes, minElemsGELU)
 		smpLinear(x, fc, b.ProjW, b.ProjB, n, 4*d, d, true)
 	}
 	if !logits {
 		return
 	}
 	h := s.h[:n*d]
-	smpLayerNorm(h, x, p.LnFG, p.LnFB, n, d)
+	s.layerNorm(h, x, p.LnFG, p.LnFB, n)
 	gemm.Sgemm(false, true, n, c.Vocab, d, 1, h, d, p.Wte, d, 0, s.logits[:n*c.Vocab], c.Vocab)
+}
+
+// attendRows computes the attention output of rows [lo, hi) of the running
+// forward call (layer s.attnLayer) from s.qkv and the KV cache into s.att;
+// chunk selects the scores scratch.
+func (s *Sampler) attendRows(chunk, lo, hi int) {
+	c := s.m.Config
+	d := c.DModel
+	hd := d / c.Heads
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	kc, vc := s.kc[s.attnLayer], s.vc[s.attnLayer]
+	for r := lo; r < hi; r++ {
+		q := s.qkv[r*3*d : r*3*d+d]
+		base := s.slot[r] * s.maxLen * d
+		out := s.att[r*d : (r+1)*d]
+		clear(out)
+		sc := s.scores[chunk][:s.pos[r]+1]
+		for hh := range c.Heads {
+			qh := q[hh*hd : (hh+1)*hd]
+			mx := float32(math.Inf(-1))
+			for j := range sc {
+				v := gemm.Sdot(qh, kc[base+j*d+hh*hd:base+j*d+(hh+1)*hd]) * scale
+				sc[j] = v
+				mx = max(mx, v)
+			}
+			var sum float32
+			for j, v := range sc {
+				e := smpExp(v - mx)
+				sc[j] = e
+				sum += e
+			}
+			inv := 1 / sum
+			oh := out[hh*hd : (hh+1)*hd]
+			for j, e := range sc {
+				gemm.Saxpy(e*inv, vc[base+j*d+hh*hd:base+j*d+(hh+1)*hd], oh)
+			}
+		}
+	}
+}
+
+// drawAll draws the next token of every row in s.drawRows into s.drawTok
+// and s.drawLp, split across the worker pool when the vocabulary is large.
+func (s *Sampler) drawAll(opts SampleOptions) {
+	n := len(s.drawRows)
+	if n == 0 {
+		return
+	}
+	minRows := rowsFor(n, minElemsDraw, s.m.Config.Vocab)
+	w := par.Workers()
+	s.growScratch(par.Chunks(n, 1, minRows, w), false)
+	s.drawOpts = opts
+	s.drawTask.RunUpTo(w, n, 1, minRows)
+	s.drawOpts = SampleOptions{}
+}
+
+// drawChunk draws rows [lo, hi) of s.drawRows with chunk's scratch.
+func (s *Sampler) drawChunk(chunk, lo, hi int) {
+	v := s.m.Config.Vocab
+	sc := &s.draws[chunk]
+	for i := lo; i < hi; i++ {
+		r, st := s.drawRows[i], s.drawSt[i]
+		s.drawTok[i], s.drawLp[i] = s.draw(sc, s.logits[r*v:(r+1)*v], &s.rng[st.slot], s.drawOpts)
+	}
 }
 
 // smpLinear computes y = x W + b for n rows (x: (n, in), W: (in, out)); with
@@ -416,13 +529,13 @@ func smpExp(x float32) float32 {
 
 // draw picks the next token from one row of logits and returns it with its
 // temperature-1 log-probability over the full vocabulary.
-func (s *Sampler) draw(logits []float32, rng *rand.PCG, opts SampleOptions) (int32, float32) {
+func (s *Sampler) draw(sc *drawScratch, logits []float32, rng *rand.PCG, opts SampleOptions) (int32, float32) {
 	// The model's own log-normaliser, over the full vocabulary.
 	mx := float32(math.Inf(-1))
 	for _, v := range logits {
 		mx = max(mx, v)
 	}
-	w := s.weight[:len(logits)]
+	w := sc.weight[:len(logits)]
 	var sum float64
 	for i, v := range logits {
 		e := smpExp(v - mx)
@@ -445,14 +558,14 @@ func (s *Sampler) draw(logits []float32, rng *rand.PCG, opts SampleOptions) (int
 			}
 		}
 	} else {
-		tok = s.choose(logits, u, opts)
+		tok = s.choose(sc, logits, u, opts)
 	}
 	return tok, float32(float64(logits[tok]) - lse)
 }
 
 // choose applies bans, temperature, top-k and top-p and picks a token with
 // the uniform variate u in [0, 1).
-func (s *Sampler) choose(logits []float32, u float64, opts SampleOptions) int32 {
+func (s *Sampler) choose(sc *drawScratch, logits []float32, u float64, opts SampleOptions) int32 {
 	v := len(logits)
 	mx := float32(math.Inf(-1))
 	arg := int32(-1)
@@ -481,7 +594,7 @@ func (s *Sampler) choose(logits []float32, u float64, opts SampleOptions) int32 
 	if k == allowed && !topP {
 		// Plain draw over every allowed token.
 		var total float64
-		w := s.weight[:v]
+		w := sc.weight[:v]
 		for i, l := range logits {
 			if s.banned[i] {
 				w[i] = 0
@@ -505,7 +618,10 @@ func (s *Sampler) choose(logits []float32, u float64, opts SampleOptions) int32 
 		return last // rounding: the walk ran off the end
 	}
 	// Rank the allowed tokens by logit, keep the top k (and top p).
-	o := &s.order
+	o := &sc.order
+	if o.idx == nil {
+		o.idx, o.val = make([]int32, v), make([]float32, v)
+	}
 	o.n = 0
 	for i, l := range logits {
 		if !s.banned[i] {
@@ -514,7 +630,7 @@ func (s *Sampler) choose(logits []float32, u float64, opts SampleOptions) int32 
 		}
 	}
 	o.sortTop(k)
-	w := s.weight[:k]
+	w := sc.weight[:k]
 	var total float64
 	for i := range k {
 		w[i] = float64(smpExp(float32(float64(o.val[i]-mx) * invT)))

@@ -283,7 +283,7 @@ func TestChooseTopKTopP(t *testing.T) {
 			seen := map[int32]bool{}
 			for i := range 200 {
 				u := (float64(i) + 0.5) / 200
-				tok := s.choose(logits, u, tc.opts)
+				tok := s.choose(&s.draws[0], logits, u, tc.opts)
 				if !slices.Contains(tc.allowed, tok) {
 					t.Fatalf("u=%v: got token %d, want one of %v", u, tok, tc.allowed)
 				}

@@ -7,6 +7,7 @@ import (
 	"math"
 
 	"github.com/p3o-rlhf/p3o/nn/internal/gemm"
+	"github.com/p3o-rlhf/p3o/nn/internal/par"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -37,6 +38,10 @@ type Trainer struct {
 	tokens, targets []int32
 	dlogp, dvalues  []float32 // backing of the upstream-gradient inputs
 	logp, values    []float32 // outputs, owned by their ops
+
+	// attnScratch holds a t*t scratch per chunk of the attention backward
+	// kernels (one layer runs at a time)
+	attnScratch [][]float32
 
 	forwarded bool
 	// valuesOnly: no language-model head (NewValueTrainer).
@@ -419,13 +424,14 @@ func (tr *Trainer) layerNorm(name string, x, g, b *G.Node, dg, db []float32, res
 	n, d := tr.n, tr.m.Config.DModel
 	y := make([]float32, n*d)
 	mean, rstd := make([]float32, n), make([]float32, n)
-	var xs, gs, bs []float32 // inputs of the running step, for the halves
-	fwd := newHalfTask(func(lo, hi int) {
+	var xs, gs, bs []float32 // inputs of the running step, for the chunks
+	minRows := rowsFor(minRowsLayerNorm, 16384, d)
+	fwd := par.NewTask(func(_, lo, hi int) {
 		layerNormFwd(y[lo*d:hi*d], xs[lo*d:hi*d], gs, bs, mean[lo:hi], rstd[lo:hi], hi-lo, d)
 	})
 	return tr.fwd(name, y, []int{n, d}, func(v []G.Value) {
 		xs, gs, bs = f32(v[0]), f32(v[1]), f32(v[2])
-		fwd.split(n, 1, 64)
+		fwd.Run(n, 1, minRows)
 	}, func(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 		e := &errs{}
 		dxb := make([]float32, n*d)
@@ -437,7 +443,7 @@ func (tr *Trainer) layerNorm(name string, x, g, b *G.Node, dg, db []float32, res
 			ins = append(ins, *resid)
 		}
 		var dys, xs, gs, rs []float32
-		bwd := newHalfTask(func(lo, hi int) {
+		bwd := par.NewTask(func(_, lo, hi int) {
 			var r []float32
 			if rs != nil {
 				r = rs[lo*d : hi*d]
@@ -449,7 +455,7 @@ func (tr *Trainer) layerNorm(name string, x, g, b *G.Node, dg, db []float32, res
 			if len(v) > 3 {
 				rs = f32(v[3])
 			}
-			bwd.split(n, 1, 64)
+			bwd.Run(n, 1, minRows)
 		}, ins...))
 		dgn := e.node(tr.bwd(name+".dg", dg, []int{d}, func(v []G.Value) {
 			layerNormBwdG(dg, f32(v[0]), f32(v[1]), mean, rstd, n, d)
@@ -466,50 +472,53 @@ func (tr *Trainer) gelu(name string, x *G.Node, width int) (*G.Node, error) {
 	n := tr.n
 	y, th := make([]float32, n*width), make([]float32, n*width)
 	var xs []float32
-	fwd := newHalfTask(func(lo, hi int) { geluFwd(y[lo:hi], th[lo:hi], xs[lo:hi]) })
+	fwd := par.NewTask(func(_, lo, hi int) { geluFwd(y[lo:hi], th[lo:hi], xs[lo:hi]) })
 	return tr.fwd(name, y, []int{n, width}, func(v []G.Value) {
 		xs = f32(v[0])
-		fwd.split(n*width, 8, 4096)
+		fwd.Run(n*width, vecLanes, minElemsGELU)
 	}, func(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 		dxb := make([]float32, n*width)
 		var dys, xs []float32
-		bwd := newHalfTask(func(lo, hi int) { geluBwd(dxb[lo:hi], dys[lo:hi], xs[lo:hi], th[lo:hi]) })
+		bwd := par.NewTask(func(_, lo, hi int) { geluBwd(dxb[lo:hi], dys[lo:hi], xs[lo:hi], th[lo:hi]) })
 		dx, err := tr.bwd(name+".dx", dxb, []int{n, width}, func(v []G.Value) {
 			dys, xs = f32(v[0]), f32(v[1])
-			bwd.split(n*width, 8, 4096)
+			bwd.Run(n*width, vecLanes, minElemsGELU)
 		}, grad, x)
 		return G.Nodes{dx}, err
 	}, x)
 }
 
-// attention adds causal self-attention over the packed qkv (n, 3d).
+// attention adds causal self-attention over the packed qkv (n, 3d). The
+// kernels split the batch*heads (sequence, head) pairs; the backward pass
+// needs a t*t scratch per chunk, shared by all layers (tr.attnScratch).
 func (tr *Trainer) attention(name string, qkv *G.Node) (*G.Node, error) {
 	c := tr.m.Config
 	n, d, b, t, h := tr.n, c.DModel, tr.batch, tr.seq, c.Heads
 	y := make([]float32, n*d)
 	probs := make([]float32, b*h*t*t)
-	// the halves split the batch: sequences lo..hi-1
+	// a pair costs about 4 t^2 hd flops; a chunk holds at least one pair
+	// and at most a sequence's heads
+	minUnits := max(1, min(h, minWorkAttn/max(4*t*t*(d/h), 1)))
 	var qs []float32
-	fwd := newHalfTask(func(lo, hi int) {
-		attnFwd(y[lo*t*d:], qs[lo*t*3*d:], probs[lo*h*t*t:], hi-lo, t, d, h)
+	fwd := par.NewTask(func(_, lo, hi int) {
+		attnFwdUnits(y, qs, probs, lo, hi, t, d, h)
 	})
 	return tr.fwd(name, y, []int{n, d}, func(v []G.Value) {
 		qs = f32(v[0])
-		fwd.split(b, 1, 2)
+		fwd.Run(b*h, 1, minUnits)
 	}, func(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 		dq := make([]float32, n*3*d)
-		scratch := [2][]float32{make([]float32, t*t), make([]float32, t*t)}
 		var dys, qs []float32
-		bwd := newHalfTask(func(lo, hi int) {
-			s := scratch[0]
-			if lo > 0 {
-				s = scratch[1]
-			}
-			attnBwd(dq[lo*t*3*d:], dys[lo*t*d:], qs[lo*t*3*d:], probs[lo*h*t*t:], s, hi-lo, t, d, h)
+		bwd := par.NewTask(func(chunk, lo, hi int) {
+			attnBwdUnits(dq, dys, qs, probs, tr.attnScratch[chunk], lo, hi, t, d, h)
 		})
 		dx, err := tr.bwd(name+".dqkv", dq, []int{n, 3 * d}, func(v []G.Value) {
 			dys, qs = f32(v[0]), f32(v[1])
-			bwd.split(b, 1, 2)
+			w := par.Workers()
+			for len(tr.attnScratch) < w { // only when the worker count grew
+				tr.attnScratch = append(tr.attnScratch, make([]float32, t*t))
+			}
+			bwd.RunUpTo(w, b*h, 1, minUnits)
 		}, grad, qkv)
 		return G.Nodes{dx}, err
 	}, qkv)
@@ -524,22 +533,23 @@ func (tr *Trainer) loss(h, wte, dvalues, vw *G.Node) (*G.Node, error) {
 	dwte := tr.m.Grads.Wte
 	tr.logp = make([]float32, n)
 	probs := make([]float32, n*v)
-	rows := newHalfTask(func(lo, hi int) {
+	minRows := rowsFor(minRowsSoftmax, minElemsSoftmax, v)
+	rows := par.NewTask(func(_, lo, hi int) {
 		logSoftmaxRows(tr.logp[lo:hi], probs[lo*v:hi*v], tr.targets[lo:hi], hi-lo, v)
 	})
 	return tr.fwd("lm_head.logp", tr.logp, []int{n}, func(in []G.Value) {
 		gemm.Sgemm(false, true, n, v, d, 1, f32(in[0]), d, f32(in[1]), d, 0, probs, v)
-		rows.split(n, 1, 64)
+		rows.Run(n, 1, minRows)
 	}, func(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 		e := &errs{}
 		gb := make([]float32, n*v)
 		var dl []float32
-		grows := newHalfTask(func(lo, hi int) {
+		grows := par.NewTask(func(_, lo, hi int) {
 			lossBwdLogits(gb[lo*v:hi*v], dl[lo:hi], probs[lo*v:hi*v], tr.targets[lo:hi], hi-lo, v)
 		})
 		gl := e.node(tr.bwd("lm_head.dlogits", gb, []int{n, v}, func(in []G.Value) {
 			dl = f32(in[0])
-			grows.split(n, 1, 64)
+			grows.Run(n, 1, minRows)
 		}, grad))
 		dhb := make([]float32, n*d)
 		ins := G.Nodes{gl, wte}

@@ -5,7 +5,10 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"testing"
+
+	"github.com/p3o-rlhf/p3o/nn/internal/par"
 )
 
 var tinyConfig = Config{Vocab: 11, Context: 8, DModel: 8, Heads: 2, Layers: 2, ValueHead: true}
@@ -380,15 +383,65 @@ func TestTrainerGraphHasOnlyKernelOps(t *testing.T) {
 	}
 }
 
-// TestTrainerResultsIndependentOfGOMAXPROCS runs a model big enough for the
-// kernels to split work across two goroutines and checks that the outputs
-// and gradients are bit-identical to a serial run.
+// sameBits reports whether a and b hold the same float32 bit patterns.
+func sameBits(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// gomaxprocsSeries is the GOMAXPROCS values the independence tests compare
+// (the first is the serial reference).
+var gomaxprocsSeries = []int{1, 2, 3, 8}
+
+// TestTrainerResultsIndependentOfGOMAXPROCS runs a training step (forward,
+// backward, gradient clipping, AdamW) of a model big enough for every kernel
+// and most GEMMs to split their work into several chunks, with GOMAXPROCS
+// 1, 2, 3 and 8, and checks that logp, values, gradients, updated
+// parameters and moments are bit-identical to the serial run.
 func TestTrainerResultsIndependentOfGOMAXPROCS(t *testing.T) {
-	cfg := Config{Vocab: 64, Context: 32, DModel: 32, Heads: 4, Layers: 1, ValueHead: true}
+	defer SetThreads(SetThreads(0))
+	cfg := Config{Vocab: 256, Context: 32, DModel: 128, Heads: 4, Layers: 2, ValueHead: true}
 	const b, T = 4, 32
-	tok, tgt, dlogp, dval := tinyBatch(21, b*T, cfg.Vocab)
-	run := func(procs int) (logp, values []float32, grads [][]float32) {
+	n, d := b*T, cfg.DModel
+	// The sizes must make the kernels split at GOMAXPROCS 8, or the test
+	// would compare serial runs only.
+	for _, c := range []struct {
+		what string
+		got  int
+	}{
+		{"GELU", par.Chunks(n*4*d, vecLanes, minElemsGELU, 8)},
+		{"LayerNorm", par.Chunks(n, 1, rowsFor(minRowsLayerNorm, 16384, d), 8)},
+		{"log-softmax", par.Chunks(n, 1, rowsFor(minRowsSoftmax, minElemsSoftmax, cfg.Vocab), 8)},
+		{"AdamW on c_fc", par.Chunks(d*4*d, vecLanes, minElemsAdamW, 8)},
+	} {
+		if c.got < 3 {
+			t.Fatalf("%s splits into %d chunks at GOMAXPROCS 8; the test needs at least 3", c.what, c.got)
+		}
+	}
+	tok, tgt, dlogp, dval := tinyBatch(21, n, cfg.Vocab)
+	type result struct {
+		logp, values            []float32
+		grads, params, mom, vel [][]float32
+	}
+	cp := func(ss [][]float32) [][]float32 {
+		out := make([][]float32, len(ss))
+		for i, s := range ss {
+			out[i] = append([]float32(nil), s...)
+		}
+		return out
+	}
+	run := func(procs int) result {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		if got := Threads(); got != procs {
+			t.Fatalf("GOMAXPROCS %d: Threads() = %d, want %d", procs, got, procs)
+		}
 		m := tinyModel(t, cfg, 22)
 		tr, err := NewTrainer(m, b, T)
 		if err != nil {
@@ -401,30 +454,114 @@ func TestTrainerResultsIndependentOfGOMAXPROCS(t *testing.T) {
 		if err := tr.Backward(context.Background(), dlogp, dval); err != nil {
 			t.Fatalf("Backward: %v", err)
 		}
-		return append([]float32(nil), lp...), append([]float32(nil), vs...), paramSlices(m.Grads)
+		r := result{logp: append([]float32(nil), lp...), values: append([]float32(nil), vs...), grads: cp(paramSlices(m.Grads))}
+		ClipGradNorm(m.Grads, 1)
+		opt := NewAdamW(m, AdamWConfig{LR: 1e-3, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1})
+		opt.Update(m, 1e-3)
+		opt.Update(m, 5e-4)
+		r.params, r.mom, r.vel = cp(paramSlices(m.Params)), cp(paramSlices(opt.M)), cp(paramSlices(opt.V))
+		return r
 	}
-	lp1, v1, g1 := run(1)
-	lp2, v2, g2 := run(2)
-	same := func(a, b []float32) bool {
-		for i := range a {
-			if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
-				return false
-			}
+	want := run(gomaxprocsSeries[0])
+	for _, procs := range gomaxprocsSeries[1:] {
+		got := run(procs)
+		if !sameBits(got.logp, want.logp) || !sameBits(got.values, want.values) {
+			t.Errorf("GOMAXPROCS %d: logp or values differ from GOMAXPROCS 1", procs)
 		}
-		return true
-	}
-	if !same(lp1, lp2) || !same(v1, v2) {
-		t.Errorf("logp or values differ between GOMAXPROCS 1 and 2")
-	}
-	for k := range g1 {
-		if !same(g1[k], g2[k]) {
-			t.Errorf("gradient of tensor %d differs between GOMAXPROCS 1 and 2", k)
+		for k := range want.grads {
+			for _, c := range []struct {
+				what      string
+				got, want []float32
+			}{
+				{"gradient", got.grads[k], want.grads[k]},
+				{"updated parameter", got.params[k], want.params[k]},
+				{"AdamW first moment", got.mom[k], want.mom[k]},
+				{"AdamW second moment", got.vel[k], want.vel[k]},
+			} {
+				if !sameBits(c.got, c.want) {
+					t.Errorf("GOMAXPROCS %d: %s of tensor %d differs from GOMAXPROCS 1", procs, c.what, k)
+				}
+			}
 		}
 	}
 }
 
-// TestTrainersRunConcurrently runs two trainers (sharing the kernels' helper
-// goroutine and gemm's workers) at the same time and checks each result
+// TestSamplerResultsIndependentOfGOMAXPROCS samples with a vocabulary and
+// context large enough for the draw, attention, LayerNorm, GELU and GEMMs to
+// split, with GOMAXPROCS 1, 2, 3 and 8, plain and with top-k, and checks
+// tokens and log-probabilities are bit-identical to the serial run.
+func TestSamplerResultsIndependentOfGOMAXPROCS(t *testing.T) {
+	defer SetThreads(SetThreads(0))
+	cfg := Config{Vocab: 4096, Context: 96, DModel: 128, Heads: 4, Layers: 2}
+	const batch, promptLen, maxNew = 8, 32, 24
+	if got := par.Chunks(batch, 1, rowsFor(batch, minElemsDraw, cfg.Vocab), 8); got < 3 {
+		t.Fatalf("the draw splits into %d chunks at GOMAXPROCS 8; the test needs at least 3", got)
+	}
+	m := peakyModel(t, cfg)
+	reqs := make([]SampleRequest, batch)
+	for i := range reqs {
+		p := make([]int32, promptLen)
+		for j := range p {
+			p[j] = int32((i*131 + j*17) % cfg.Vocab)
+		}
+		reqs[i] = SampleRequest{Prompt: p[:promptLen-i], Seed: uint64(100 + i)}
+	}
+	for _, opts := range []SampleOptions{
+		{MaxNew: maxNew, Stop: -1},
+		{MaxNew: maxNew, Stop: -1, TopK: 40, TopP: 0.9, Temperature: 0.8},
+	} {
+		run := func(procs int) []SampleResult {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+			res, err := NewSampler(m, batch).Sample(context.Background(), reqs, opts)
+			if err != nil {
+				t.Fatalf("Sample: %v", err)
+			}
+			return res
+		}
+		want := run(gomaxprocsSeries[0])
+		for _, procs := range gomaxprocsSeries[1:] {
+			got := run(procs)
+			for i := range want {
+				if !slices.Equal(got[i].Tokens, want[i].Tokens) || !sameBits(got[i].Logp, want[i].Logp) {
+					t.Errorf("top-k %d: GOMAXPROCS %d: request %d: got tokens %v logp %v, GOMAXPROCS 1 gives %v %v",
+						opts.TopK, procs, i, got[i].Tokens, got[i].Logp, want[i].Tokens, want[i].Logp)
+				}
+			}
+		}
+	}
+}
+
+// TestParallelStepsDoNotAllocate checks that the AdamW update and a sampler
+// token allocate nothing when their kernels are split across 4 goroutines.
+func TestParallelStepsDoNotAllocate(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	defer SetThreads(SetThreads(0))
+	cfg := Config{Vocab: 4096, Context: 64, DModel: 128, Heads: 4, Layers: 1}
+	m := peakyModel(t, cfg)
+	opt := NewAdamW(m, AdamWConfig{LR: 1e-3, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1})
+	opt.Update(m, 1e-3)
+	if got := testing.AllocsPerRun(10, func() { opt.Update(m, 1e-3) }); got != 0 {
+		t.Errorf("AdamW Update at GOMAXPROCS 4: got %v allocations, want 0", got)
+	}
+	s := NewSampler(m, 8)
+	reqs := make([]SampleRequest, 8)
+	for i := range reqs {
+		reqs[i] = SampleRequest{Prompt: []int32{int32(i), int32(3 * i)}, Seed: uint64(i)}
+	}
+	allocs := func(n int) float64 {
+		return testing.AllocsPerRun(3, func() {
+			if _, err := s.Sample(context.Background(), reqs, SampleOptions{MaxNew: n, Stop: -1, TopK: 5}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	if short, long := allocs(2), allocs(20); long != short {
+		t.Errorf("GOMAXPROCS 4: got %v allocations for 20 new tokens, %v for 2: generating a token allocates", long, short)
+	}
+}
+
+// TestTrainersRunConcurrently runs two trainers (sharing the worker pool of
+// the kernels and GEMMs) at the same time and checks each result
 // against a serial run.
 func TestTrainersRunConcurrently(t *testing.T) {
 	cfg := Config{Vocab: 64, Context: 32, DModel: 32, Heads: 4, Layers: 1, ValueHead: true}

@@ -11,7 +11,8 @@
 // FMA the kernels, the transposing packer, Sdot and Saxpy are Go assembly (YMM
 // accumulators, VFMADD231PS); on other CPUs, other architectures, or with the
 // build tag purego a portable Go kernel with the same blocking is used. Large
-// products are split across up to Threads() goroutines.
+// products are split across up to Threads() goroutines of the nn/internal/par
+// worker pool, with bit-identical results whatever the split.
 //
 // Every function is safe for concurrent use and does not allocate in steady
 // state: packing buffers and parallel jobs come from free lists that grow to
@@ -20,9 +21,10 @@ package gemm
 
 import (
 	"fmt"
-	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"github.com/p3o-rlhf/p3o/nn/internal/par"
 )
 
 // Micro-tile and cache-block sizes. An A block (mcMax x kcMax, 144 KiB) lives
@@ -41,22 +43,25 @@ const (
 // goroutines; below it the hand-off costs more than it saves.
 const parallelMinFlops = 8 << 20
 
-// threads is the maximum number of goroutines one Sgemm call uses.
+// threads caps the chunks of one Sgemm call (0: par.Workers()).
 var threads atomic.Int64
 
-func init() {
-	threads.Store(int64(min(2, runtime.GOMAXPROCS(0))))
-}
-
-// SetThreads sets the maximum number of goroutines (including the caller's)
-// that one Sgemm call may use and returns the previous value; n < 1 means 1.
-// The default is min(2, GOMAXPROCS at start-up).
+// SetThreads caps the number of goroutines (including the caller's) that one
+// Sgemm call may use and returns the previous cap; n < 1 means no cap of its
+// own. By default a call uses up to par.Workers() (GOMAXPROCS, capped by
+// NN_THREADS).
 func SetThreads(n int) int {
-	return int(threads.Swap(int64(max(n, 1))))
+	return int(threads.Swap(int64(max(n, 0))))
 }
 
 // Threads returns the maximum number of goroutines one Sgemm call may use.
-func Threads() int { return int(threads.Load()) }
+func Threads() int {
+	w := par.Workers()
+	if t := int(threads.Load()); t > 0 {
+		w = min(w, t)
+	}
+	return w
+}
 
 // problem is one (sub-)product C = alpha*op(A)*op(B) + beta*C.
 type problem struct {
@@ -79,10 +84,12 @@ type workspace struct {
 	tmp [mr * nr]float32
 }
 
-// job is a sub-product handed to a worker goroutine.
-type job struct {
-	p    problem
-	done chan struct{}
+// parJob is a product being split across the worker pool: each chunk of
+// rows (or columns) of C is an independent sub-product.
+type parJob struct {
+	p         problem
+	splitRows bool
+	task      *par.Task
 }
 
 // freeList is a mutex-guarded stack of reusable objects; unlike sync.Pool it
@@ -117,20 +124,12 @@ var (
 	workspaces = freeList[workspace]{alloc: func() *workspace {
 		return &workspace{pa: make([]float32, mcMax*kcMax)}
 	}}
-	jobPool = freeList[job]{alloc: func() *job {
-		return &job{done: make(chan struct{}, 1)}
+	parJobs = freeList[parJob]{alloc: func() *parJob {
+		j := &parJob{}
+		j.task = par.NewTask(j.part)
+		return j
 	}}
-	startWorkers sync.Once
-	jobs         chan *job
 )
-
-// worker runs sub-products handed over by Sgemm.
-func worker() {
-	for j := range jobs {
-		j.p.run()
-		j.done <- struct{}{}
-	}
-}
 
 // Sgemm computes C = alpha*op(A)*op(B) + beta*C for row-major matrices;
 // op(X) = X or X^T.
@@ -197,69 +196,47 @@ func scale(m, n int, beta float32, c []float32, ldc int) {
 
 // runParallel splits p into up to t independent sub-products along the
 // dimension whose split duplicates less packing work (rows of C duplicate the
-// packing of op(B), columns that of op(A)) and runs them on worker goroutines
-// and the caller's.
+// packing of op(B), columns that of op(A)), in chunks of whole micro-tiles of
+// at least parallelMinFlops/2, and runs them on the worker pool and the
+// caller. Each element of C is computed by the same depth loop whatever the
+// split (the depth blocks depend on k only), so the result does not depend
+// on t.
 func (p *problem) runParallel(t int) {
-	startWorkers.Do(func() {
-		jobs = make(chan *job)
-		for range max(runtime.GOMAXPROCS(0)-1, 1) {
-			go worker()
-		}
-	})
-	var pending [8]*job
-	np := 0
-	t = min(t, len(pending)+1)
-	splitRows := p.n <= p.m
-	total, unit := p.n, nr
-	if splitRows {
-		total, unit = p.m, mr
+	j := parJobs.get()
+	j.p = *p
+	j.splitRows = p.n <= p.m
+	total, unit, perItem := p.n, nr, 2*p.m*p.k
+	if j.splitRows {
+		total, unit, perItem = p.m, mr, 2*p.n*p.k
 	}
-	units := (total + unit - 1) / unit
-	t = min(t, units)
-	start := 0
-	for part := range t {
-		size := (units*(part+1)/t - units*part/t) * unit
-		size = min(size, total-start)
-		sub := *p
-		if splitRows {
-			sub.m = size
-			if p.transA {
-				sub.a = p.a[start:]
-			} else {
-				sub.a = p.a[start*p.lda:]
-			}
-			sub.c = p.c[start*p.ldc:]
+	minChunk := (parallelMinFlops/2 + perItem - 1) / perItem
+	j.task.RunUpTo(t, total, unit, minChunk)
+	j.p = problem{}
+	parJobs.put(j)
+}
+
+// part runs rows (or columns) [lo, hi) of C.
+func (j *parJob) part(_, lo, hi int) {
+	p := &j.p
+	sub := *p
+	if j.splitRows {
+		sub.m = hi - lo
+		if p.transA {
+			sub.a = p.a[lo:]
 		} else {
-			sub.n = size
-			if p.transB {
-				sub.b = p.b[start*p.ldb:]
-			} else {
-				sub.b = p.b[start:]
-			}
-			sub.c = p.c[start:]
+			sub.a = p.a[lo*p.lda:]
 		}
-		start += size
-		if part == t-1 {
-			sub.run()
-			break
+		sub.c = p.c[lo*p.ldc:]
+	} else {
+		sub.n = hi - lo
+		if p.transB {
+			sub.b = p.b[lo*p.ldb:]
+		} else {
+			sub.b = p.b[lo:]
 		}
-		j := jobPool.get()
-		j.p = sub
-		select {
-		case jobs <- j:
-			pending[np] = j
-			np++
-		default: // every worker is busy (concurrent callers): do it here
-			j.p.run()
-			j.p = problem{}
-			jobPool.put(j)
-		}
+		sub.c = p.c[lo:]
 	}
-	for _, j := range pending[:np] {
-		<-j.done
-		j.p = problem{}
-		jobPool.put(j)
-	}
+	sub.run()
 }
 
 // run computes p on the calling goroutine with a workspace from the free list.

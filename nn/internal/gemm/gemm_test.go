@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"testing"
 )
@@ -171,6 +172,7 @@ func testSgemm(t *testing.T) {
 // goroutines, along rows and along columns, with 1, 2 and 3 threads.
 func TestSgemmParallel(t *testing.T) {
 	defer SetThreads(SetThreads(1))
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(3))
 	r := rand.New(rand.NewPCG(3, 4))
 	for _, th := range []int{1, 2, 3} {
 		for _, s := range []shape{{200, 70, 320}, {70, 301, 250}, {96, 130, 400}} {
@@ -185,6 +187,45 @@ func TestSgemmParallel(t *testing.T) {
 				t.Run(fmt.Sprintf("threads=%d/%dx%dx%d/tA=%v/tB=%v", th, s.m, s.n, s.k, tr[0], tr[1]), func(t *testing.T) {
 					checkSgemm(t, r, tr[0], tr[1], s, 0.7, 0.5, 1)
 				})
+			}
+		}
+	}
+}
+
+// TestSgemmSplitBitIdentical checks that products split across 2, 3 and 8
+// goroutines (GOMAXPROCS), along rows and along columns, give C bit for bit
+// equal to a serial run.
+func TestSgemmSplitBitIdentical(t *testing.T) {
+	defer SetThreads(SetThreads(0))
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, s := range []shape{{200, 70, 320}, {70, 301, 250}, {16, 2304, 768}, {512, 64, 300}} {
+		if 2*s.m*s.n*s.k < parallelMinFlops {
+			t.Fatalf("shape %v is below parallelMinFlops=%d: the test would not run in parallel", s, parallelMinFlops)
+		}
+		for _, tr := range [][2]bool{{false, false}, {true, true}, {false, true}, {true, false}} {
+			m, n, k := s.m, s.n, s.k
+			lda, ldb := k, n
+			if tr[0] {
+				lda = m
+			}
+			if tr[1] {
+				ldb = k
+			}
+			a, b, c0 := randSlice(r, m*k), randSlice(r, k*n), randSlice(r, m*n)
+			run := func(procs int) []float32 {
+				defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+				c := append([]float32(nil), c0...)
+				Sgemm(tr[0], tr[1], m, n, k, 0.7, a, lda, b, ldb, 0.5, c, n)
+				return c
+			}
+			want := run(1)
+			for _, procs := range []int{2, 3, 8} {
+				got := run(procs)
+				for i := range got {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%dx%dx%d tA=%v tB=%v GOMAXPROCS=%d: C[%d] = %v, serial run gives %v", m, n, k, tr[0], tr[1], procs, i, got[i], want[i])
+					}
+				}
 			}
 		}
 	}
