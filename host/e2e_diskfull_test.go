@@ -47,20 +47,35 @@ func TestDiskFull(t *testing.T) {
 	if err == nil {
 		t.Fatalf("a run on a %d-byte disk finished, want it to run out of space\n%s", size, log)
 	}
-	if n := strings.Count(log, "no space left on device"); n != 1 {
-		t.Errorf("got %d mentions of 'no space left on device', want one clear error:\n%s", n, log)
-	}
 	store := &checkpoint.Store{Dir: filepath.Join(out, "checkpoints")}
-	step, _, err := store.Latest()
-	if err != nil || step < 1 {
-		t.Fatalf("after the disk filled: newest checkpoint %d, %v; want a loadable one\n%s", step, err, log)
-	}
-	ents, _ := os.ReadDir(store.Dir)
-	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), ".tmp") {
-			t.Errorf("left a temporary %s behind", e.Name())
+	checkFailed := func(what, log string) {
+		t.Helper()
+		if n := strings.Count(log, "no space left on device"); n != 1 {
+			t.Errorf("%s: got %d mentions of 'no space left on device', want one clear error:\n%s", what, n, log)
 		}
+		if p := pathTwice(log); p != "" {
+			t.Errorf("%s: the error names %s twice:\n%s", what, p, log)
+		}
+		step, _, err := store.Latest()
+		if err != nil || step < 1 {
+			t.Fatalf("%s: newest checkpoint %d, %v; want a loadable one\n%s", what, step, err, log)
+		}
+		filepath.Walk(out, func(p string, fi os.FileInfo, err error) error {
+			if err == nil && strings.Contains(fi.Name(), ".tmp") {
+				t.Errorf("%s: left a temporary %s behind", what, p)
+			}
+			return nil
+		})
 	}
+	checkFailed("the run", log)
+
+	// --resume on the disk that is still full (issue 10 finding 14: it left
+	// a partial metrics.jsonl.tmp behind) fails the same clean way.
+	log, err = e2eRun(t, nil, "--algo", "plugins/p3o", "--out", out, "--resume")
+	if err == nil {
+		t.Fatalf("a resume on the full disk finished, want it to run out of space\n%s", log)
+	}
+	checkFailed("the resume on the full disk", log)
 
 	// Resume on a disk with space.
 	moved := filepath.Join(t.TempDir(), "run")
@@ -84,4 +99,25 @@ func TestDiskFull(t *testing.T) {
 	if len(w1) == 0 || !bytes.Equal(w1, w2) {
 		t.Error("final weights and optimiser state differ from the undisturbed run")
 	}
+}
+
+// pathTwice returns an absolute path that a "host: ..." error line of log
+// names more than once, or "".
+func pathTwice(log string) string {
+	for _, line := range strings.Split(log, "\n") {
+		if !strings.HasPrefix(line, "host: ") {
+			continue
+		}
+		seen := map[string]bool{}
+		for _, f := range strings.FieldsFunc(line, func(r rune) bool { return r == ' ' || r == ':' || r == '(' || r == ')' || r == ',' }) {
+			if !strings.HasPrefix(f, "/") {
+				continue
+			}
+			if seen[f] {
+				return f
+			}
+			seen[f] = true
+		}
+	}
+	return ""
 }

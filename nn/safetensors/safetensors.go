@@ -345,7 +345,7 @@ func WriteFile(path string, b []byte) (err error) {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", path, bare(err))
 	}
 	defer func() {
 		if err != nil {
@@ -354,25 +354,25 @@ func WriteFile(path string, b []byte) (err error) {
 		}
 	}()
 	if err = tmp.Chmod(0o644); err != nil { // CreateTemp makes 0600 files
-		return fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", path, bare(err))
 	}
 	if _, err = tmp.Write(b); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", path, bare(err))
 	}
 	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("write %s: sync: %w", path, err)
+		return fmt.Errorf("write %s: sync: %w", path, bare(err))
 	}
 	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", path, bare(err))
 	}
 	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", path, bare(err))
 	}
 	if d, derr := os.Open(dir); derr == nil {
 		serr := d.Sync()
 		d.Close()
 		if serr != nil && !errors.Is(serr, os.ErrInvalid) {
-			return fmt.Errorf("write %s: sync directory: %w", path, serr)
+			return fmt.Errorf("write %s: sync directory: %w", path, bare(serr))
 		}
 	}
 	return nil
@@ -385,4 +385,14 @@ func Save(path string, f *File) error {
 		return fmt.Errorf("save %s: %w", path, err)
 	}
 	return WriteFile(path, b)
+}
+
+// bare drops the path from an *os.PathError: the temporary file's name in
+// WriteFile's errors would name the file twice, once under another name.
+func bare(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

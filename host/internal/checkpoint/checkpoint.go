@@ -85,7 +85,7 @@ func (s *Store) Save(step int, files map[string][]byte) (string, error) {
 		b := files[n]
 		if err := writeSync(filepath.Join(tmp, n), b); err != nil {
 			os.RemoveAll(tmp)
-			return "", err
+			return "", fmt.Errorf("write %s: %w", filepath.Join(s.Dir, Name(step), n), err)
 		}
 		sum := sha256.Sum256(b)
 		man.Files[n] = FileEntry{Size: int64(len(b)), SHA256: hex.EncodeToString(sum[:])}
@@ -93,7 +93,7 @@ func (s *Store) Save(step int, files map[string][]byte) (string, error) {
 	mb, _ := json.MarshalIndent(man, "", "  ")
 	if err := writeSync(filepath.Join(tmp, ManifestName), mb); err != nil {
 		os.RemoveAll(tmp)
-		return "", err
+		return "", fmt.Errorf("write %s: %w", filepath.Join(s.Dir, Name(step), ManifestName), err)
 	}
 	if err := syncDir(tmp); err != nil {
 		os.RemoveAll(tmp)
@@ -245,21 +245,24 @@ func (s *Store) removeTemps() {
 	}
 }
 
+// writeSync writes and syncs one file. Its error names no path: Save names
+// the file as it will be in the finished checkpoint (the temporary folder
+// it was written in is gone by then).
 func writeSync(path string, b []byte) error {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {
-		return fmt.Errorf("write checkpoint file: %w", err)
+		return bare(err)
 	}
 	if _, err := f.Write(b); err != nil {
 		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
+		return bare(err)
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		return fmt.Errorf("sync %s: %w", path, err)
+		return fmt.Errorf("sync: %w", bare(err))
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", path, err)
+		return fmt.Errorf("close: %w", bare(err))
 	}
 	return nil
 }
@@ -267,11 +270,11 @@ func writeSync(path string, b []byte) error {
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
+		return fmt.Errorf("sync dir %s: %w", dir, bare(err))
 	}
 	defer d.Close()
 	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
+		return fmt.Errorf("sync dir %s: %w", dir, bare(err))
 	}
 	return nil
 }

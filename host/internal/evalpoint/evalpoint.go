@@ -165,7 +165,7 @@ func Write(runDir string, p *Point) error {
 	path := filepath.Join(dir, FileName(p.Step))
 	f, err := os.CreateTemp(dir, ".tmp-*")
 	if err != nil {
-		return fmt.Errorf("evaluation files: %w", err)
+		return fmt.Errorf("write %s: %w", path, bare(err))
 	}
 	tmp := f.Name()
 	_, werr := f.Write(append(b, '\n'))
@@ -180,7 +180,7 @@ func Write(runDir string, p *Point) error {
 	}
 	if werr != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, werr)
+		return fmt.Errorf("write %s: %w", path, bare(werr))
 	}
 	return nil
 }
@@ -228,4 +228,14 @@ func ReadRun(runDir string) ([]*Point, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Step < out[j].Step })
 	return out, nil
+}
+
+// bare drops the path from an *os.PathError: the errors of a write through a
+// temporary file would name the file twice, once under the temporary name.
+func bare(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

@@ -121,7 +121,7 @@ func Acquire(dir string) (l *Lock, taken string, err error) {
 			}
 			if werr != nil {
 				os.Remove(path)
-				return nil, "", fmt.Errorf("write lock %s: %w", path, werr)
+				return nil, "", fmt.Errorf("write lock %s: %w", path, bare(werr))
 			}
 			return &Lock{path: path, content: me}, taken, nil
 		}
@@ -193,4 +193,14 @@ func (l *Lock) Release() error {
 		return fmt.Errorf("release lock: %w", err)
 	}
 	return nil
+}
+
+// bare drops the path from an *os.PathError, for messages that name the
+// file already.
+func bare(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
