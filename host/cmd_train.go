@@ -19,6 +19,7 @@ import (
 	"github.com/p3o-rlhf/p3o/host/internal/pipeline"
 	"github.com/p3o-rlhf/p3o/host/internal/pluginrt"
 	"github.com/p3o-rlhf/p3o/host/internal/prefdata"
+	"github.com/p3o-rlhf/p3o/host/internal/preflight"
 	"github.com/p3o-rlhf/p3o/host/internal/rl"
 	"github.com/p3o-rlhf/p3o/host/internal/rundir"
 	"github.com/p3o-rlhf/p3o/host/internal/task"
@@ -167,6 +168,11 @@ func trainPipeline(ctx context.Context, cfg *config.Config, mode resumeMode, log
 	spec := algo.Spec()
 	fmt.Fprintf(stderr, "algorithm %s %s (%s, %d responses per prompt, value head %v, reference %v)\n",
 		spec.Name, spec.Version, spec.Mode, spec.ResponsesPerPrompt, spec.NeedsValueHead, spec.NeedsReference)
+	// The plugin's own checks must accept the batches its Spec implies:
+	// found now, not at step 1 after the long stages.
+	if err := preflight.Check(ctx, algo, spec); err != nil {
+		return fmt.Errorf("algorithm %s (%s): %w", spec.Name, cfg.Run.Algo, err)
+	}
 
 	// Task data.
 	var (

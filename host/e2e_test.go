@@ -450,3 +450,30 @@ func TestBadConfigNamesKeyAndLine(t *testing.T) {
 		}
 	}
 }
+
+// TestSpecMismatchFailsAtStart: an algorithm whose Spec reports another group
+// size than its own checks accept fails at start, before the SFT, preference
+// and reward stages, naming the shape (issue 10: it failed at step 1, after
+// them).
+func TestSpecMismatchFailsAtStart(t *testing.T) {
+	t.Parallel()
+	cfg := tinyConfig(t)
+	out := filepath.Join(t.TempDir(), "run")
+	log, err := e2eRun(t, []string{"FAULTY_MODE=spec"}, "--algo", faultyPlugin(t), "--config", cfg, "--out", out)
+	if err == nil {
+		t.Fatalf("got a clean exit, want the Spec mismatch reported\n%s", log)
+	}
+	for _, w := range []string{"algorithm faulty", "2 prompt groups of 3 responses (responses_per_prompt 3", "group 0 has 3 sequences, want 2"} {
+		if !strings.Contains(log, w) {
+			t.Errorf("error lacks %q:\n%s", w, log)
+		}
+	}
+	if strings.Contains(log, "== stage 1/4") {
+		t.Errorf("the mismatch was found after stage 1 started:\n%s", log)
+	}
+	if _, err := os.Stat(out); err == nil {
+		if ents, _ := os.ReadDir(out); len(ents) > 0 {
+			t.Errorf("the refused run wrote %d entries into --out", len(ents))
+		}
+	}
+}

@@ -8,6 +8,10 @@
 //	FAULTY_MODE=stop   the process stops itself (SIGSTOP) on Loss call
 //	                   FAULTY_AT, once per FAULTY_MARKER file, into which it
 //	                   writes its PID first
+//	FAULTY_MODE=spec   Describe reports one response per prompt more than
+//	                   the plugin's checks accept
+//
+// The host's start check (package preflight) is Loss call 1.
 package main
 
 import (
@@ -33,6 +37,11 @@ func (f *faulty) Describe(ctx context.Context) (*sdk.Spec, error) {
 		return nil, err
 	}
 	s.Name = "faulty"
+	if os.Getenv("FAULTY_MODE") == "spec" {
+		// An author's bug: the Spec reports another group size than the
+		// one the plugin's checks want.
+		s.ResponsesPerPrompt++
+	}
 	return s, nil
 }
 
