@@ -1,0 +1,6 @@
+//go:build !linux
+
+package nn
+
+// processPeakRSSMiB is only implemented on Linux.
+func processPeakRSSMiB() float64 { return -1 }
