@@ -9,6 +9,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/p3o-rlhf/p3o/host/internal/textdata"
 )
 
 // PromptsName is the name in configs of the task made from the user's own
@@ -101,16 +103,11 @@ func ReadPromptFile(ctx context.Context, path, key string) ([]string, error) {
 		}
 		var obj map[string]json.RawMessage
 		if err := json.Unmarshal(b, &obj); err != nil {
-			return nil, fmt.Errorf("prompts %s:%d: not a JSON object: %v", path, line, err)
+			return nil, fmt.Errorf("prompts %s:%d: not a JSON object: %s", path, line, textdata.JSONLineError(b, err, fmt.Sprintf("{%q}", key)))
 		}
 		raw, ok := obj[key]
 		if !ok {
-			keys := make([]string, 0, len(obj))
-			for k := range obj {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			return nil, fmt.Errorf("prompts %s:%d: no %q key (keys: %s); set task.prompt_key", path, line, key, strings.Join(keys, ", "))
+			return nil, fmt.Errorf("prompts %s:%d: no %q key (keys: %s); set task.prompt_key", path, line, key, textdata.KeyList(obj))
 		}
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {

@@ -77,7 +77,7 @@ func ReadIMDB(path string) ([]Review, error) {
 			if rerr := readErrorAfter(sc); rerr != nil {
 				return nil, streamError("read IMDB", path, line, rerr)
 			}
-			return nil, fmt.Errorf("read IMDB %s:%d: bad JSON: %w", path, line, err)
+			return nil, fmt.Errorf("read IMDB %s:%d: not an IMDB review: %s", path, line, JSONLineError(b, err, `{"id","text","label","rating"}`))
 		}
 		if rv.Label != "pos" && rv.Label != "neg" {
 			return nil, fmt.Errorf("read IMDB %s:%d: label %q, want \"pos\" or \"neg\"", path, line, rv.Label)
@@ -132,7 +132,7 @@ func ReadTexts(path, key string) ([]string, error) {
 			if rerr := readErrorAfter(sc); rerr != nil {
 				return nil, streamError("read texts", path, line, rerr)
 			}
-			return nil, fmt.Errorf("read texts %s:%d: not a JSON object: %w", path, line, err)
+			return nil, fmt.Errorf("read texts %s:%d: not a JSON object: %s", path, line, JSONLineError(b, err, fmt.Sprintf("{%q}", key)))
 		}
 		raw, ok := obj[key]
 		if !ok {

@@ -51,7 +51,9 @@ func TestReadIMDBErrors(t *testing.T) {
 	}{
 		{"truncated gzip", full[:len(full)/2], "truncated"},
 		{"not gzip", []byte("hello"), "not a gzip file"},
-		{"bad JSON", gz(t, good+"{\"id\":\"c\",\"text\":\n"), ":3: bad JSON"},
+		{"bad JSON", gz(t, good+"{\"id\":\"c\",\"text\":\n"), ":3: not an IMDB review: not valid JSON"},
+		{"a JSON array", gz(t, "[{\"id\":\"c\"}]\n"), ":1: not an IMDB review: a JSON array; want one JSON object"},
+		{"a field of another type", gz(t, `{"id":"c","text":"x","label":"pos","rating":"9"}`+"\n"), `:1: not an IMDB review: field "rating" is a JSON string, want a whole number`},
 		{"bad label", gz(t, `{"id":"c","text":"x","label":"meh","rating":5}`+"\n"), ":1: label"},
 		{"empty text", gz(t, `{"id":"c","text":"<br />","label":"pos","rating":5}`+"\n"), ":1: empty review text"},
 		{"empty file", gz(t, ""), "no reviews"},
