@@ -196,6 +196,38 @@ func TestCorruptRewardStateNamesFile(t *testing.T) {
 	}
 }
 
+// TestCorruptCachedRewardStateNamesFile (issue 10 finding 10): a damaged
+// reward model in the cache is reported with its file and how to train it
+// again (it was "load state: ... checksum mismatch", no path). Not parallel:
+// it copies the shared cache, which parallel tests write to.
+func TestCorruptCachedRewardStateNamesFile(t *testing.T) {
+	cfg := tinyConfig(t)
+	cache := filepath.Join(t.TempDir(), "cache")
+	if o, err := exec.Command("cp", "-a", filepath.Join(e2eDir, "cache"), cache).CombinedOutput(); err != nil {
+		t.Fatalf("copy the cache: %v %s", err, o)
+	}
+	states, _ := filepath.Glob(filepath.Join(cache, "reward", "*", "reward.state"))
+	if len(states) == 0 {
+		t.Fatal("no cached reward state to damage")
+	}
+	for _, p := range states {
+		b, _ := os.ReadFile(p)
+		b[len(b)/2] ^= 0xff
+		os.WriteFile(p, b, 0o644)
+	}
+	log, err := e2eRun(t, nil, "--algo", "plugins/p3o", "--config", cfg, "--out", filepath.Join(t.TempDir(), "run"), "--set", "run.cache_dir="+strconv.Quote(cache))
+	if err == nil {
+		t.Fatalf("a damaged cached reward state was accepted\n%s", log)
+	}
+	named := false
+	for _, p := range states {
+		named = named || (strings.Contains(log, "load state "+p) && strings.Contains(log, "delete "+filepath.Dir(p)+" to train it again"))
+	}
+	if !named {
+		t.Errorf("the error names neither the damaged file nor how to train it again:\n%s", log)
+	}
+}
+
 // TestRunThatCannotFitIsRefused (finding 4): a K that makes the training
 // graph larger than the memory is refused before any stage runs, naming the
 // setting, instead of the kernel killing the host.
