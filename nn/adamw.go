@@ -3,7 +3,6 @@ package nn
 import (
 	"math"
 
-	"github.com/p3o-rlhf/p3o/nn/internal/gemm"
 	"github.com/p3o-rlhf/p3o/nn/internal/par"
 )
 
@@ -108,21 +107,20 @@ func sqrt32(x float32) float32 { return float32(math.Sqrt(float64(x))) }
 
 // ClipGradNorm scales g so that its global L2 norm is at most max (no-op when
 // max <= 0 or the norm is smaller) and returns the norm before clipping.
+// The sum of squares adds float32 partial sums of fixed blocks in a fixed
+// order (see paramPass), so the norm does not depend on the thread count.
 func ClipGradNorm(g *Params, max float64) (norm float64) {
+	pp := getParamPass(g)
+	defer putParamPass(pp)
+	pp.run(opSumSq)
 	var ss float64
-	for k := range paramCount(g) {
-		s := paramAt(g, k)
-		ss += float64(gemm.Sdot(s, s))
+	for _, v := range pp.part {
+		ss += v
 	}
 	norm = math.Sqrt(ss)
 	if max > 0 && norm > max {
-		scale := float32(max / (norm + 1e-6))
-		for k := range paramCount(g) {
-			s := paramAt(g, k)
-			for i := range s {
-				s[i] *= scale
-			}
-		}
+		pp.scale = float32(max / (norm + 1e-6))
+		pp.run(opScale)
 	}
 	return norm
 }

@@ -2,6 +2,7 @@ package nn
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -94,6 +95,45 @@ func TestCosineLR(t *testing.T) {
 	for _, c := range cases {
 		if got := CosineLR(c.step, 10, 100, peak, floor); math.Abs(got-c.want) > 1e-12 {
 			t.Errorf("CosineLR(%d) = %v, want %v", c.step, got, c.want)
+		}
+	}
+}
+
+// TestClipGradNormLargeTensors checks the blocked sum of squares and scaling
+// against a float64 reference on tensors spanning several blocks.
+func TestClipGradNormLargeTensors(t *testing.T) {
+	cfg := Config{Vocab: 700, Context: 8, DModel: 64, Heads: 2, Layers: 1} // wte: 44800 values, 2 blocks
+	m, err := NewModel(cfg, 1)
+	if err != nil {
+		t.Fatalf("NewModel: %v", err)
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	var ss float64
+	for _, ts := range m.Grads.Tensors(cfg) {
+		for i := range ts.Data {
+			ts.Data[i] = float32(rng.NormFloat64())
+			ss += float64(ts.Data[i]) * float64(ts.Data[i])
+		}
+	}
+	want := math.Sqrt(ss)
+	before := m.Grads.Wte[paramBlock+3]
+	norm := ClipGradNorm(m.Grads, want/2)
+	if math.Abs(norm-want) > 1e-6*want {
+		t.Errorf("norm: got %v, want %v", norm, want)
+	}
+	scale := (want / 2) / (norm + 1e-6)
+	if got := float64(m.Grads.Wte[paramBlock+3]); math.Abs(got-float64(before)*scale) > 1e-6 {
+		t.Errorf("wte grad in the second block after clipping: got %v, want %v", got, float64(before)*scale)
+	}
+	if got := ClipGradNorm(m.Grads, 0); math.Abs(got-want/2) > 1e-5*want {
+		t.Errorf("norm after clipping: got %v, want %v", got, want/2)
+	}
+	m.ZeroGrad()
+	for _, ts := range m.Grads.Tensors(cfg) {
+		for i, v := range ts.Data {
+			if v != 0 {
+				t.Fatalf("after ZeroGrad %s[%d] = %v, want 0", ts.Name, i, v)
+			}
 		}
 	}
 }

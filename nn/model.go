@@ -38,9 +38,9 @@ func (m *Model) Clone() *Model {
 
 // ZeroGrad sets every gradient to zero.
 func (m *Model) ZeroGrad() {
-	for k := range paramCount(m.Grads) {
-		clear(paramAt(m.Grads, k))
-	}
+	pp := getParamPass(m.Grads)
+	pp.run(opZero)
+	putParamPass(pp)
 }
 
 // paramCount is the number of parameter tensors of p.

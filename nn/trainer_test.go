@@ -429,6 +429,7 @@ func TestTrainerResultsIndependentOfGOMAXPROCS(t *testing.T) {
 	type result struct {
 		logp, values            []float32
 		grads, params, mom, vel [][]float32
+		norm                    float64
 	}
 	cp := func(ss [][]float32) [][]float32 {
 		out := make([][]float32, len(ss))
@@ -455,7 +456,10 @@ func TestTrainerResultsIndependentOfGOMAXPROCS(t *testing.T) {
 			t.Fatalf("Backward: %v", err)
 		}
 		r := result{logp: append([]float32(nil), lp...), values: append([]float32(nil), vs...), grads: cp(paramSlices(m.Grads))}
-		ClipGradNorm(m.Grads, 1)
+		r.norm = ClipGradNorm(m.Grads, 1)
+		if r.norm <= 1 {
+			t.Fatalf("gradient norm %v: the test needs one above 1 so that clipping scales", r.norm)
+		}
 		opt := NewAdamW(m, AdamWConfig{LR: 1e-3, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1})
 		opt.Update(m, 1e-3)
 		opt.Update(m, 5e-4)
@@ -467,6 +471,9 @@ func TestTrainerResultsIndependentOfGOMAXPROCS(t *testing.T) {
 		got := run(procs)
 		if !sameBits(got.logp, want.logp) || !sameBits(got.values, want.values) {
 			t.Errorf("GOMAXPROCS %d: logp or values differ from GOMAXPROCS 1", procs)
+		}
+		if got.norm != want.norm {
+			t.Errorf("GOMAXPROCS %d: gradient norm %v, GOMAXPROCS 1 gives %v", procs, got.norm, want.norm)
 		}
 		for k := range want.grads {
 			for _, c := range []struct {
@@ -531,8 +538,9 @@ func TestSamplerResultsIndependentOfGOMAXPROCS(t *testing.T) {
 	}
 }
 
-// TestParallelStepsDoNotAllocate checks that the AdamW update and a sampler
-// token allocate nothing when their kernels are split across 4 goroutines.
+// TestParallelStepsDoNotAllocate checks that ZeroGrad, ClipGradNorm, the
+// AdamW update and a sampler token allocate nothing when their work is split
+// across 4 goroutines.
 func TestParallelStepsDoNotAllocate(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
 	defer SetThreads(SetThreads(0))
@@ -540,8 +548,12 @@ func TestParallelStepsDoNotAllocate(t *testing.T) {
 	m := peakyModel(t, cfg)
 	opt := NewAdamW(m, AdamWConfig{LR: 1e-3, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1})
 	opt.Update(m, 1e-3)
-	if got := testing.AllocsPerRun(10, func() { opt.Update(m, 1e-3) }); got != 0 {
-		t.Errorf("AdamW Update at GOMAXPROCS 4: got %v allocations, want 0", got)
+	if got := testing.AllocsPerRun(10, func() {
+		m.ZeroGrad()
+		ClipGradNorm(m.Grads, 1)
+		opt.Update(m, 1e-3)
+	}); got != 0 {
+		t.Errorf("ZeroGrad + ClipGradNorm + AdamW Update at GOMAXPROCS 4: got %v allocations, want 0", got)
 	}
 	s := NewSampler(m, 8)
 	reqs := make([]SampleRequest, 8)
