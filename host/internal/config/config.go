@@ -16,6 +16,7 @@ import (
 	"reflect"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -233,6 +234,12 @@ func decodeStrict(name, text string, c *Config) error {
 		if errors.As(err, &pe) {
 			return fmt.Errorf("config %s:%d: %s", name, pe.Position.Line, pe.Message)
 		}
+		if line, key, ok := decodeErrorAt(err); ok {
+			if line == 0 {
+				line = keyLine(text, toml.Key(strings.Split(key, ".")))
+			}
+			return fmt.Errorf("config %s:%d: %s", name, line, typeError(key, err))
+		}
 		return fmt.Errorf("config %s: %w", name, err)
 	}
 	c.Algo = mergeMaps(algo, c.Algo)
@@ -329,7 +336,7 @@ func keyLine(text string, key toml.Key) int {
 			h := strings.Trim(strings.SplitN(s, "#", 2)[0], " \t")
 			h = strings.Trim(h, "[] \t")
 			table = normKey(h)
-			if table == want {
+			if table == want || strings.HasPrefix(table, want+".") {
 				return i + 1
 			}
 			continue
@@ -343,7 +350,7 @@ func keyLine(text string, key toml.Key) int {
 		if table != "" {
 			full = table + "." + k
 		}
-		if full == want || strings.HasPrefix(want, full+".") {
+		if full == want || strings.HasPrefix(want, full+".") || strings.HasPrefix(full, want+".") {
 			return i + 1
 		}
 	}
@@ -428,14 +435,53 @@ func (c *Config) Set(kv string) error {
 }
 
 // typeErrorRE picks the types out of BurntSushi/toml's type mismatch error.
-var typeErrorRE = regexp.MustCompile(`TOML value has type (\w+); destination has type (\w+)`)
+var typeErrorRE = regexp.MustCompile(`TOML value has type (\S+); destination has type (\S+)`)
 
-// typeError rewords a decode error of one --set key without the line
-// number of the generated text.
+// tableErrorRE picks the types out of its error for a table given as
+// another kind ([[train]]).
+var tableErrorRE = regexp.MustCompile(`type mismatch for \S+: expected (\S+) but found (\S+)`)
+
+// decodeErrorRE picks the line (when given) and key out of a decode error.
+var decodeErrorRE = regexp.MustCompile(`^toml: (?:line (\d+) )?\(last key "([^"]+)"\)`)
+
+// decodeErrorAt returns the line and key of a decode error of text (the
+// line of the key in text when the error has none).
+func decodeErrorAt(err error) (line int, key string, ok bool) {
+	m := decodeErrorRE.FindStringSubmatch(err.Error())
+	if m == nil {
+		return 0, "", false
+	}
+	line, _ = strconv.Atoi(m[1])
+	return line, m[2], true
+}
+
+// tomlKind names a type of BurntSushi/toml's errors as a config's author
+// knows it.
+func tomlKind(t string) string {
+	switch {
+	case strings.HasPrefix(t, "map["):
+		return "table"
+	case strings.HasPrefix(t, "[]map["):
+		return "array of tables"
+	case strings.HasPrefix(t, "[]"):
+		return "array"
+	case strings.HasPrefix(t, "float"):
+		return "float"
+	case strings.HasPrefix(t, "int"):
+		return "integer"
+	}
+	return t
+}
+
+// typeError rewords a decode error of one key in the config's terms,
+// without the line number of a generated text.
 func typeError(key string, err error) string {
 	msg := err.Error()
 	if m := typeErrorRE.FindStringSubmatch(msg); m != nil {
-		return fmt.Sprintf("%s takes a value of type %s, not %s", key, m[2], m[1])
+		return fmt.Sprintf("%s takes a value of type %s, not %s", key, tomlKind(m[2]), tomlKind(m[1]))
+	}
+	if m := tableErrorRE.FindStringSubmatch(msg); m != nil {
+		return fmt.Sprintf("[%s] is a %s, not an %s", key, tomlKind(m[1]), tomlKind(m[2]))
 	}
 	if _, rest, ok := strings.Cut(msg, "): "); ok && strings.HasPrefix(msg, "toml: line") {
 		return rest

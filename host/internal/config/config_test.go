@@ -35,6 +35,9 @@ func TestLoadErrors(t *testing.T) {
 		{"unknown table via --set", "", []string{"foo.bar=1"}, []string{`unknown table "foo"`, "tables: algo, eval"}},
 		{"--set on a table", "", []string{"train=1"}, []string{"[train] is a table", "lr"}},
 		{"unknown table in a file lists tables", "testdata/badtable.toml", nil, []string{"tables: algo, eval"}},
+		{"wrong type in a file", "testdata/badtype.toml", nil, []string{"testdata/badtype.toml:3: train.epochs takes a value of type integer, not float"}},
+		{"table for a value in a file", "testdata/tablevalue.toml", nil, []string{"testdata/tablevalue.toml:2: run.steps takes a value of type integer, not table"}},
+		{"array of tables in a file", "testdata/arraytable.toml", nil, []string{"testdata/arraytable.toml:1: [train] is a table, not an array of tables"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -46,6 +49,9 @@ func TestLoadErrors(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("got error %q, want it to contain %q", err, w)
 				}
+			}
+			if strings.Contains(err.Error(), "map[") || strings.Contains(err.Error(), "destination has type") {
+				t.Errorf("error %q shows Go types", err)
 			}
 			for _, bad := range []string{"known keys: )", "line "} {
 				if strings.Contains(err.Error(), bad) && !strings.Contains(tt.path, "toml") {
