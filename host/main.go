@@ -22,6 +22,7 @@ import (
 
 	"github.com/p3o-rlhf/p3o/host/internal/pluginrt"
 	"github.com/p3o-rlhf/p3o/host/internal/progress"
+	"github.com/p3o-rlhf/p3o/nn"
 )
 
 // command is one subcommand of the host.
@@ -105,6 +106,9 @@ func run(ctx context.Context, args []string) error {
 		usage()
 		return nil
 	}
+	if err := checkEnv(args); err != nil {
+		return err
+	}
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		c, ok := commands[args[0]]
 		if !ok {
@@ -119,6 +123,20 @@ func run(ctx context.Context, args []string) error {
 		return errors.New("the train command is not built into this host")
 	}
 	return helpIsNoError(c.run(ctx, args))
+}
+
+// checkEnv refuses a bad NN_THREADS (the model code would ignore it) unless
+// the usage is asked for, which always works.
+func checkEnv(args []string) error {
+	for _, a := range args {
+		if a == "-h" || a == "--help" || a == "-help" {
+			return nil
+		}
+	}
+	if _, err := nn.ParseThreads(os.Getenv(nn.ThreadsEnv)); err != nil {
+		return err
+	}
+	return nil
 }
 
 // helpIsNoError maps errHelp (the usage was asked for and printed) to nil.

@@ -61,3 +61,37 @@ func TestHelpExitsZero(t *testing.T) {
 		t.Errorf("bad flag: output %q does not name it", buf.String())
 	}
 }
+
+// TestBadThreadsEnvIsAnError checks that an NN_THREADS that is not a
+// positive integer stops the host with one error naming the variable and the
+// fix, while --help still works and a good value passes the check.
+func TestBadThreadsEnvIsAnError(t *testing.T) {
+	saved := stderr
+	defer func() { stderr = saved }()
+	stderr = &bytes.Buffer{}
+	for _, tc := range []struct {
+		value   string
+		args    []string
+		wantErr string // "" for no NN_THREADS error
+	}{
+		{"zero", []string{"describe", "x"}, `NN_THREADS="zero" is not a positive integer`},
+		{"0", []string{"--algo", "plugins/p3o"}, "unset it to use GOMAXPROCS"},
+		{"zero", []string{"describe", "--help"}, ""},
+		{"3", []string{"no-such-command"}, ""},
+	} {
+		t.Run(tc.value+" "+strings.Join(tc.args, " "), func(t *testing.T) {
+			t.Setenv("NN_THREADS", tc.value)
+			err := run(context.Background(), tc.args)
+			mentions := err != nil && strings.Contains(err.Error(), "NN_THREADS")
+			if tc.wantErr == "" {
+				if mentions {
+					t.Errorf("got %v, want no NN_THREADS error", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("got %v, want an error containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}

@@ -35,9 +35,18 @@ func SetThreads(n int) int { return par.SetLimit(n) }
 // min(GOMAXPROCS, the NN_THREADS or SetThreads cap).
 func Threads() int { return par.Workers() }
 
+// ThreadsEnv names the environment variable that caps Threads (read once,
+// at the first kernel call).
+const ThreadsEnv = par.EnvVar
+
 // ThreadsEnvError returns why the NN_THREADS environment variable was
 // ignored (not a positive integer), or nil when it is unset or valid.
 func ThreadsEnvError() error { return par.EnvError() }
+
+// ParseThreads parses a value of NN_THREADS: a positive integer, or "" for
+// no cap (0). Programs call it at start-up to refuse a bad value with a clear
+// error; the kernels themselves ignore one.
+func ParseThreads(s string) (int, error) { return par.ParseLimit(s) }
 
 // rowsFor returns the minimum chunk of rows of width w: minRows rows, or
 // fewer when each row is wide enough that minElems elements fill a chunk.
