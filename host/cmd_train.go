@@ -276,6 +276,23 @@ func trainPipeline(ctx context.Context, cfg *config.Config, mode resumeMode, log
 			return fmt.Errorf("reward: %w", err)
 		}
 	}
+	// The resolved config (each plugin's defaults filled in) is known now:
+	// a resume that would change the experiment is refused here, before
+	// the preference data and reward stages, not after them.
+	resolved := *cfg
+	resolved.Algo = config.WithPluginDefaults(cfg.Algo, spec.DefaultOptions)
+	if rw != nil {
+		resolved.Reward = config.WithPluginDefaults(cfg.Reward, rw.Spec().DefaultOptions)
+	}
+	resolvedTOML, err := resolved.Encode()
+	if err != nil {
+		return err
+	}
+	changes, err := resumeChanges(cfg.Run.Out, resolvedTOML, mode)
+	if err != nil {
+		return err
+	}
+
 	trainable := rw != nil && rw.Spec().Trainable
 	needPrefs := spec.Mode == sdk.ModeOffline || (trainable && cfg.RewardModel.State == "")
 	prefsPath := cfg.Prefs.Path
@@ -389,19 +406,14 @@ func trainPipeline(ctx context.Context, cfg *config.Config, mode resumeMode, log
 			fmt.Fprintf(stderr, "starting a fresh run in %s: the previous run's files are moved to %s (pass --resume to continue it instead)\n", cfg.Run.Out, dest)
 		}
 	}
-	resolved := *cfg
-	resolved.Algo = config.WithPluginDefaults(cfg.Algo, spec.DefaultOptions)
-	if rw != nil {
-		resolved.Reward = config.WithPluginDefaults(cfg.Reward, rw.Spec().DefaultOptions)
+	event := rundir.Event{Event: "start"}
+	if resume {
+		event = rundir.Event{Event: "resume", Changes: changes}
 	}
-	b, err := resolved.Encode()
-	if err != nil {
+	if err := rundir.AppendHistory(cfg.Run.Out, event, time.Now()); err != nil {
 		return err
 	}
-	if err := recordConfig(cfg.Run.Out, b, mode); err != nil {
-		return err
-	}
-	if err := writeFileAtomic(filepath.Join(cfg.Run.Out, "config.toml"), b); err != nil {
+	if err := writeFileAtomic(filepath.Join(cfg.Run.Out, "config.toml"), resolvedTOML); err != nil {
 		return err
 	}
 	if hf != nil {
@@ -443,30 +455,30 @@ func trainPipeline(ctx context.Context, cfg *config.Config, mode resumeMode, log
 	return nil
 }
 
-// recordConfig compares a resumed run's new resolved config with its saved
-// one: changes that alter the experiment are refused unless allowed, and
-// every change (and every start) is appended to OUT/history.jsonl.
-func recordConfig(out string, resolved []byte, mode resumeMode) error {
+// resumeChanges compares a resumed run's new resolved config with its saved
+// config.toml and returns the changes; one that alters the experiment is an
+// error unless --allow-config-change was given. A fresh run has none.
+func resumeChanges(out string, resolved []byte, mode resumeMode) ([]rundir.Change, error) {
 	if !mode.resume {
-		return rundir.AppendHistory(out, rundir.Event{Event: "start"}, time.Now())
+		return nil, nil
 	}
 	saved, err := os.ReadFile(filepath.Join(out, "config.toml"))
 	if err != nil {
-		return fmt.Errorf("resume: the run's config.toml: %w", err)
+		return nil, fmt.Errorf("resume: the run's config.toml: %w", err)
 	}
 	changes, err := rundir.Diff(saved, resolved)
 	if err != nil {
-		return fmt.Errorf("resume: %w", err)
+		return nil, fmt.Errorf("resume: %w", err)
 	}
 	if exp := rundir.Experimental(changes); len(exp) > 0 && !mode.allowChange {
 		list := make([]string, len(exp))
 		for i, c := range exp {
 			list[i] = c.String()
 		}
-		return fmt.Errorf("resume would change the experiment: %s; resume without these changes, start a fresh run (another --out), or pass --allow-config-change to continue with them (recorded in %s)",
+		return nil, fmt.Errorf("resume would change the experiment: %s; resume without these changes, start a fresh run (another --out), or pass --allow-config-change to continue with them (recorded in %s)",
 			strings.Join(list, ", "), filepath.Join(out, rundir.HistoryName))
 	}
-	return rundir.AppendHistory(out, rundir.Event{Event: "resume", Changes: changes}, time.Now())
+	return changes, nil
 }
 
 // checkShape refuses a run whose training graph does not fit the model's

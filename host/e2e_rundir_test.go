@@ -147,6 +147,9 @@ func TestFreshRunKeepsPreviousRun(t *testing.T) {
 	if strings.Contains(log, "run.steps") {
 		t.Errorf("run.steps is not an experiment setting, but the refusal names it:\n%s", log)
 	}
+	if strings.Contains(log, "== stage 2/4") {
+		t.Errorf("the refusal came after the preference data and reward stages started:\n%s", log)
+	}
 	mustRun(t, nil, "--algo", "plugins/p3o", "--out", out, "--resume", "--set", "run.steps=2", "--set", "train.lr=0.002", "--allow-config-change")
 	hist, _ := os.ReadFile(filepath.Join(out, rundir.HistoryName))
 	lines := strings.Split(strings.TrimSpace(string(hist)), "\n")
