@@ -279,16 +279,15 @@ func trainPipeline(ctx context.Context, cfg *config.Config, mode resumeMode, log
 	// The resolved config (each plugin's defaults filled in) is known now:
 	// a resume that would change the experiment is refused here, before
 	// the preference data and reward stages, not after them.
-	resolved := *cfg
-	resolved.Algo = config.WithPluginDefaults(cfg.Algo, spec.DefaultOptions)
+	defaults := pluginDefaults{algo: spec.DefaultOptions}
 	if rw != nil {
-		resolved.Reward = config.WithPluginDefaults(cfg.Reward, rw.Spec().DefaultOptions)
+		defaults.reward, defaults.hasReward = rw.Spec().DefaultOptions, true
 	}
-	resolvedTOML, err := resolved.Encode()
+	resolvedTOML, err := defaults.resolve(cfg)
 	if err != nil {
 		return err
 	}
-	changes, err := resumeChanges(cfg.Run.Out, resolvedTOML, mode)
+	changes, err := resumeChanges(cfg.Run.Out, resolvedTOML, defaults, mode)
 	if err != nil {
 		return err
 	}
@@ -455,16 +454,43 @@ func trainPipeline(ctx context.Context, cfg *config.Config, mode resumeMode, log
 	return nil
 }
 
+// pluginDefaults holds the plugins' own option defaults, which complete a
+// config into the resolved one a run records.
+type pluginDefaults struct {
+	algo, reward map[string]any
+	hasReward    bool
+}
+
+// resolve encodes c with each plugin table completed by the plugin's
+// defaults.
+func (d pluginDefaults) resolve(c *config.Config) ([]byte, error) {
+	r := *c
+	r.Algo = config.WithPluginDefaults(c.Algo, d.algo)
+	if d.hasReward {
+		r.Reward = config.WithPluginDefaults(c.Reward, d.reward)
+	}
+	return r.Encode()
+}
+
 // resumeChanges compares a resumed run's new resolved config with its saved
 // config.toml and returns the changes; one that alters the experiment is an
-// error unless --allow-config-change was given. A fresh run has none.
-func resumeChanges(out string, resolved []byte, mode resumeMode) ([]rundir.Change, error) {
+// error unless --allow-config-change was given. A fresh run has none. The
+// saved config is resolved the same way first, so a key it does not spell
+// out (written by an older host, or by hand) stands for its default rather
+// than for a change.
+func resumeChanges(out string, resolved []byte, d pluginDefaults, mode resumeMode) ([]rundir.Change, error) {
 	if !mode.resume {
 		return nil, nil
 	}
-	saved, err := os.ReadFile(filepath.Join(out, "config.toml"))
+	path := filepath.Join(out, "config.toml")
+	saved, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("resume: the run's config.toml: %w", err)
+	}
+	if sc, err := config.Load(path, nil); err == nil {
+		if b, err := d.resolve(sc); err == nil {
+			saved = b
+		}
 	}
 	changes, err := rundir.Diff(saved, resolved)
 	if err != nil {

@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/p3o-rlhf/p3o/host/internal/config"
 )
 
 // TestPluginErrorsNameThePathOnce: a plugin that cannot start is named once
@@ -33,6 +36,57 @@ func TestPluginErrorsNameThePathOnce(t *testing.T) {
 			err := run(context.Background(), args)
 			if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Count(err.Error(), missing) != 1 {
 				t.Fatalf("got %v, want an error containing %q that names %s once", err, tt.want, missing)
+			}
+		})
+	}
+}
+
+// TestResumeChanges: a saved config.toml that does not spell out every key
+// (an older host's, or written by hand) is compared with its defaults
+// filled in, so only real changes are listed; a real change is refused
+// unless allowed.
+func TestResumeChanges(t *testing.T) {
+	defaults := pluginDefaults{algo: map[string]any{"k": int64(2), "variant": "v2"}}
+	tests := []struct {
+		name, saved string
+		sets        []string
+		allow       bool
+		want        string // the changes, or the error's start
+	}{
+		{"saved config with defaults left out", "[train]\nlr = 0.001\n", []string{"train.lr=0.001"}, false, ""},
+		{"plugin option left out", "[algo]\nk = 2\n", nil, false, ""},
+		{"operational change", "[run]\nsteps = 3\n", []string{"run.steps=5"}, false, "run.steps 3 -> 5"},
+		{"experiment change refused", "[train]\nlr = 0.001\n", []string{"train.lr=0.002"}, false, "resume would change the experiment: train.lr 0.001 -> 0.002;"},
+		{"plugin option change refused", "", []string{"algo.k=4"}, false, "resume would change the experiment: algo.k 2 -> 4;"},
+		{"experiment change allowed", "[train]\nlr = 0.001\n", []string{"train.lr=0.002"}, true, "train.lr 0.001 -> 0.002"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := t.TempDir()
+			if err := os.WriteFile(filepath.Join(out, "config.toml"), []byte(tt.saved), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := config.Load(filepath.Join(out, "config.toml"), tt.sets)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resolved, err := defaults.resolve(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			changes, err := resumeChanges(out, resolved, defaults, resumeMode{resume: true, allowChange: tt.allow})
+			var got string
+			if err != nil {
+				got = err.Error()
+			} else {
+				var list []string
+				for _, c := range changes {
+					list = append(list, c.String())
+				}
+				got = strings.Join(list, ", ")
+			}
+			if !strings.HasPrefix(got, tt.want) || (tt.want == "" && got != "") {
+				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})
 	}
