@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/p3o-rlhf/p3o/host/internal/checkpoint"
 	"github.com/p3o-rlhf/p3o/host/internal/config"
 	"github.com/p3o-rlhf/p3o/host/internal/hfmodel"
 	"github.com/p3o-rlhf/p3o/host/internal/memplan"
@@ -140,6 +141,11 @@ func trainPipeline(ctx context.Context, cfg *config.Config, mode resumeMode, log
 		}
 		if dest != "" {
 			fmt.Fprintf(stderr, "resuming from step %d: the newer checkpoints are moved to %s\n", step, dest)
+		}
+	}
+	if resume {
+		if err := checkResumable(cfg.Run.Out); err != nil {
+			return err
 		}
 	}
 	cache, err := pipeline.CacheDir(cfg.Run.CacheDir)
@@ -451,6 +457,23 @@ func trainPipeline(ctx context.Context, cfg *config.Config, mode resumeMode, log
 		logger.Warn("algorithm plugin was replaced during the run", "plugin", spec.Name, "restarts", n)
 	}
 	fmt.Fprintf(stderr, "pipeline wall time %.1f s\n", time.Since(t0).Seconds())
+	return nil
+}
+
+// checkResumable refuses --resume on a directory that holds no run to
+// continue (no config.toml, or no checkpoint), before any plugin starts.
+func checkResumable(out string) error {
+	if !pipeline.Exists(filepath.Join(out, "config.toml")) {
+		return fmt.Errorf("--resume: %s holds no run to continue (no config.toml); start one without --resume", out)
+	}
+	dir := filepath.Join(out, "checkpoints")
+	steps, err := (&checkpoint.Store{Dir: dir}).List()
+	if err != nil {
+		return fmt.Errorf("--resume: %w", err)
+	}
+	if len(steps) == 0 {
+		return fmt.Errorf("--resume: no checkpoint in %s (the run stopped before its first one); start it again without --resume (its files are moved aside, not deleted)", dir)
+	}
 	return nil
 }
 

@@ -91,3 +91,34 @@ func TestResumeChanges(t *testing.T) {
 		})
 	}
 }
+
+// TestResumeWithoutARunFailsAtOnce: --resume on a folder without a run, or
+// with a run that has no checkpoint, is refused before any plugin starts
+// (the missing plugin below would be the error otherwise); it came after
+// the task data and stage 1.
+func TestResumeWithoutARunFailsAtOnce(t *testing.T) {
+	tests := []struct {
+		name  string
+		files []string
+		want  string
+	}{
+		{"no folder", nil, "holds no run to continue (no config.toml); start one without --resume"},
+		{"no checkpoint", []string{"config.toml", "metrics.jsonl"}, "no checkpoint in "},
+	}
+	saved := stderr
+	defer func() { stderr = saved }()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "run")
+			for _, f := range tt.files {
+				os.MkdirAll(out, 0o755)
+				os.WriteFile(filepath.Join(out, f), nil, 0o644)
+			}
+			stderr = &bytes.Buffer{}
+			err := run(context.Background(), []string{"--algo", filepath.Join(t.TempDir(), "no-such-plugin"), "--out", out, "--resume"})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
