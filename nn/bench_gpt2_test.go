@@ -76,8 +76,9 @@ func trainFlops(c Config, b, t int) float64 {
 
 // BenchmarkTrainStepGPT2 is BenchmarkTrainStep at GPT-2-small shape: batch
 // 4 x 128 tokens. It reports tokens/s, tokens/cpu-s, GFLOP/s (trainFlops),
-// the process's peak RSS and the hand count of trainMemoryFormula, both in
-// MiB.
+// the process's peak RSS, the hand count of trainMemoryFormula and the
+// growth of the resident set from after the warm-up step to after the timed
+// steps (run -benchtime 200x for the 200-step check), all in MiB.
 func BenchmarkTrainStepGPT2(b *testing.B) {
 	skipUnlessGPT2(b)
 	cfg := gpt2Small
@@ -115,6 +116,7 @@ func BenchmarkTrainStepGPT2(b *testing.B) {
 		opt.Update(m, 1e-3)
 	}
 	step() // warm up: moments touched, scratch grown
+	rss0 := processRSSMiB()
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu0 := processCPUSeconds()
@@ -133,6 +135,10 @@ func BenchmarkTrainStepGPT2(b *testing.B) {
 		b.ReportMetric(rss, "peak-RSS-MiB")
 	}
 	b.ReportMetric(float64(trainMemoryFormula(cfg, B, T, Threads()).total())/(1<<20), "formula-MiB")
+	if rss := processRSSMiB(); rss0 > 0 && rss > 0 {
+		// with -benchtime 200x: the per-step growth check of the memory goal
+		b.ReportMetric(rss-rss0, "RSS-growth-MiB")
+	}
 	runtime.KeepAlive(tr)
 }
 

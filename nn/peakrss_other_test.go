@@ -4,3 +4,6 @@ package nn
 
 // processPeakRSSMiB is only implemented on Linux.
 func processPeakRSSMiB() float64 { return -1 }
+
+// processRSSMiB is only implemented on Linux.
+func processRSSMiB() float64 { return -1 }
