@@ -450,6 +450,7 @@ func (s *Sampler) drawAll(opts SampleOptions) {
 	s.drawOpts = opts
 	s.drawTask.RunUpTo(w, n, 1, minRows)
 	s.drawOpts = SampleOptions{}
+	clear(s.drawSt[:n]) // do not keep this call's states alive
 }
 
 // drawChunk draws rows [lo, hi) of s.drawRows with chunk's scratch.
