@@ -269,3 +269,25 @@ func TestEditInReplacedModuleRebuilds(t *testing.T) {
 		t.Errorf("after editing the replaced module the plugin prints %q, want 42 (not rebuilt)", got)
 	}
 }
+
+// TestLongPluginErrorIsCapped: a plugin's error of megabytes (a plugin
+// listing 700k unknown option keys printed a 6 MB line; issue 10 finding
+// 12) reaches the host cut to 4 KiB, saying how much was cut.
+func TestLongPluginErrorIsCapped(t *testing.T) {
+	rt, _ := newRuntime(t)
+	ctx := context.Background()
+	a, err := rt.Algorithm(ctx, filepath.Join(bin, "echo"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := lossBatch(2, 3, 2)
+	b.Beta = -3
+	_, err = a.Loss(ctx, &sdk.LossRequest{Batch: b})
+	if err == nil {
+		t.Fatal("got no error, want the plugin's long one")
+	}
+	msg := err.Error()
+	if len(msg) > maxErrorLen+200 || !strings.Contains(msg, "unknown keys: key, key,") || !strings.Contains(msg, "more bytes of the plugin's error)") {
+		t.Errorf("got an error of %d bytes ending %q, want one cut to about %d bytes saying so", len(msg), msg[max(0, len(msg)-80):], maxErrorLen)
+	}
+}

@@ -26,6 +26,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
@@ -414,7 +415,7 @@ func (p *proc) start(ctx context.Context) (*instance, error) {
 			err = fmt.Errorf("%w (no answer within %v)", err, p.rt.callTimeout())
 		}
 		inst.killHard()
-		return nil, fmt.Errorf("plugin %s: %w", p.path, err)
+		return nil, fmt.Errorf("plugin %s: %w", p.path, shorten(err))
 	}
 	inst.spec, inst.impl = spec, impl
 	return inst, nil
@@ -661,7 +662,7 @@ func call[T any](ctx context.Context, p *proc, retry bool, method string, f func
 			continue
 		}
 		if !died(ctx, inst, err) {
-			return zero, err
+			return zero, shorten(err)
 		}
 		p.rt.logger.Warn(fmt.Sprintf("plugin %s died", p.spec.Name), "path", p.path, "error", err)
 		if attempt >= maxAttempts {
@@ -669,6 +670,33 @@ func call[T any](ctx context.Context, p *proc, retry bool, method string, f func
 		}
 		dead = inst
 	}
+}
+
+// maxErrorLen caps the text of an error a plugin returns: a plugin listing
+// 700k unknown option keys in one error is reported in 4 KiB, not 6 MB.
+const maxErrorLen = 4 << 10
+
+// longError is a plugin's error whose text is cut to maxErrorLen bytes; it
+// still wraps the original (errors.Is and errors.As see it).
+type longError struct{ err error }
+
+func (e longError) Error() string {
+	m := e.err.Error()
+	cut := maxErrorLen
+	for cut > 0 && !utf8.RuneStart(m[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s... (%d more bytes of the plugin's error)", m[:cut], len(m)-cut)
+}
+
+func (e longError) Unwrap() error { return e.err }
+
+// shorten caps err's text at maxErrorLen bytes.
+func shorten(err error) error {
+	if err == nil || len(err.Error()) <= maxErrorLen {
+		return err
+	}
+	return longError{err}
 }
 
 // handle is what both kinds of plugin share: the supervised process.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -56,6 +57,10 @@ func (e *Echo) Loss(_ context.Context, req *sdk.LossRequest) (*sdk.LossResponse,
 	b := req.Batch
 	if b.Beta == -2 {
 		time.Sleep(time.Minute) // lets tests see a plugin that hangs in a call
+	}
+	if b.Beta == -3 {
+		// lets tests see a plugin whose error is megabytes long
+		return nil, fmt.Errorf("unknown keys: %s", strings.Repeat("key, ", 1<<20))
 	}
 	if b.Beta < 0 {
 		os.Exit(7) // lets tests kill the process in the middle of a call
