@@ -58,14 +58,6 @@ func moduleRoot(b *testing.B) string {
 // 2 layers, 4 heads, 32 prompts x 2 responses of 48 bytes, 2 epochs x 2
 // minibatches) on a randomly initialised model and synthetic prompts.
 func benchRun(b *testing.B, algo sdk.Algorithm) *Run {
-	cfg, err := config.Default()
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg.Run.Out = b.TempDir()
-	cfg.Run.Progress = false
-	cfg.Run.LogEvery = 0
-	cfg.Eval.Prompts = 0
 	m, err := nn.NewModel(nn.Config{Vocab: 257, Context: 128, DModel: 128, Heads: 4, Layers: 2}, 1)
 	if err != nil {
 		b.Fatal(err)
@@ -74,17 +66,44 @@ func benchRun(b *testing.B, algo sdk.Algorithm) *Run {
 	for i := range prompts {
 		prompts[i] = fmt.Sprintf("This movie number %d was, I think, really", i) // ~40 bytes, a typical prompt
 	}
+	return newBenchRun(b, algo, m, nn.NewByteTokenizer(), prompts)
+}
+
+// newBenchRun builds a Run with the default config (no evaluation, no
+// progress output), policy m, its clone as the reference, the trivial
+// count-e reward and the given tokenizer and training prompts.
+func newBenchRun(b *testing.B, algo sdk.Algorithm, m *nn.Model, tok nn.Tokenizer, prompts []string) *Run {
+	cfg, err := config.Default()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.Run.Out = b.TempDir()
+	cfg.Run.Progress = false
+	cfg.Run.LogEvery = 0
+	cfg.Eval.Prompts = 0
 	spec, err := algo.Describe(context.Background())
 	if err != nil {
 		b.Fatal(err)
 	}
 	r := &Run{Cfg: cfg, Out: cfg.Run.Out, Stderr: io.Discard, Algo: algo, AlgoSpec: spec,
 		Reward: constReward{}, RewardName: "count-e",
-		Task: task.NewIMDB(prompts, prompts[:8], 1), Tok: nn.NewByteTokenizer(), Policy: m, Ref: m.Clone()}
+		Task: task.NewIMDB(prompts, prompts[:8], 1), Tok: tok, Policy: m, Ref: m.Clone()}
 	if err := r.setup(context.Background()); err != nil {
 		b.Fatal(err)
 	}
 	return r
+}
+
+// pluginP3O starts the P3O algorithm plugin (plugins/p3o, built by the
+// plugin runtime) as a process; it is stopped when b ends.
+func pluginP3O(b *testing.B) sdk.Algorithm {
+	rt := pluginrt.New(hclog.NewNullLogger(), "")
+	b.Cleanup(func() { rt.Close() })
+	a, err := rt.Algorithm(context.Background(), filepath.Join(moduleRoot(b), "plugins", "p3o"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return a
 }
 
 // BenchmarkOnlineStep measures one default-shaped online step with P3O
@@ -97,13 +116,7 @@ func BenchmarkOnlineStep(b *testing.B) {
 		b.Run(mode, func(b *testing.B) {
 			var algo sdk.Algorithm = p3o.New()
 			if mode == "plugin" {
-				rt := pluginrt.New(hclog.NewNullLogger(), "")
-				defer rt.Close()
-				a, err := rt.Algorithm(context.Background(), filepath.Join(moduleRoot(b), "plugins", "p3o"), nil)
-				if err != nil {
-					b.Fatal(err)
-				}
-				algo = a
+				algo = pluginP3O(b)
 			}
 			r := benchRun(b, algo)
 			ctx := context.Background()
