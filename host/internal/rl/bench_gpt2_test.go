@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/p3o-rlhf/p3o/host/internal/task"
 	"github.com/p3o-rlhf/p3o/nn"
 )
 
@@ -59,10 +60,11 @@ func (t idTokenizer) EOT() int32     { return int32(t.vocab - 1) }
 // (Run.onlineStep) at GPT-2-small shape: a randomly initialised 124M
 // policy and its clone as the reference, the default config (32 prompts x
 // 2 responses x 48 new tokens at temperature 1 over the full vocabulary,
-// 2 epochs x 2 minibatches of 16 groups = 32 sequences x 111 tokens), 64-
-// token synthetic prompts, the P3O algorithm plugin as a process through
-// the plugin runtime, and the trivial in-process count-e reward (so the
-// reward time is near zero; a reward model adds its own forward pass).
+// 2 epochs x 2 minibatches of 16 groups = 32 sequences x 111 tokens),
+// synthetic prompts of exactly 64 tokens (a task.PromptSet), the P3O
+// algorithm plugin as a process through the plugin runtime, and the
+// trivial in-process count-e reward (so the reward time is near zero; a
+// reward model adds its own forward pass).
 // It reports seconds per step in total and per phase (rollout = sampling
 // with the KV cache, ref = reference forward, reward, train = policy
 // forward + backward + clipping + AdamW over the 4 minibatches, plugin =
@@ -89,9 +91,13 @@ func BenchmarkOnlineStepGPT2(b *testing.B) {
 		}
 		prompts[i] = strings.Join(ids, " ")
 	}
-	r := newBenchRun(b, algo, m, tok, prompts)
-	if got := len(r.encodePrompt(prompts[0])); got != gpt2PromptTokens {
-		b.Fatalf("prompt encodes to %d tokens, want %d", got, gpt2PromptTokens)
+	// A prompt set keeps the prompts whole (the IMDB task would cut each
+	// to its first few words).
+	r := newBenchRun(b, algo, m, tok, task.NewPromptSet(prompts, prompts[:8]))
+	for _, p := range r.Task.TrainPrompts() {
+		if got := len(r.encodePrompt(p)); got != gpt2PromptTokens {
+			b.Fatalf("prompt %q encodes to %d tokens, want %d", p, got, gpt2PromptTokens)
+		}
 	}
 	keys := []struct{ key, unit string }{
 		{"time/step_s", "step-s"},

@@ -66,13 +66,13 @@ func benchRun(b *testing.B, algo sdk.Algorithm) *Run {
 	for i := range prompts {
 		prompts[i] = fmt.Sprintf("This movie number %d was, I think, really", i) // ~40 bytes, a typical prompt
 	}
-	return newBenchRun(b, algo, m, nn.NewByteTokenizer(), prompts)
+	return newBenchRun(b, algo, m, nn.NewByteTokenizer(), task.NewIMDB(prompts, prompts[:8], 1))
 }
 
 // newBenchRun builds a Run with the default config (no evaluation, no
 // progress output), policy m, its clone as the reference, the trivial
-// count-e reward and the given tokenizer and training prompts.
-func newBenchRun(b *testing.B, algo sdk.Algorithm, m *nn.Model, tok nn.Tokenizer, prompts []string) *Run {
+// count-e reward and the given tokenizer and task.
+func newBenchRun(b *testing.B, algo sdk.Algorithm, m *nn.Model, tok nn.Tokenizer, tk task.Task) *Run {
 	cfg, err := config.Default()
 	if err != nil {
 		b.Fatal(err)
@@ -87,7 +87,7 @@ func newBenchRun(b *testing.B, algo sdk.Algorithm, m *nn.Model, tok nn.Tokenizer
 	}
 	r := &Run{Cfg: cfg, Out: cfg.Run.Out, Stderr: io.Discard, Algo: algo, AlgoSpec: spec,
 		Reward: constReward{}, RewardName: "count-e",
-		Task: task.NewIMDB(prompts, prompts[:8], 1), Tok: tok, Policy: m, Ref: m.Clone()}
+		Task: tk, Tok: tok, Policy: m, Ref: m.Clone()}
 	if err := r.setup(context.Background()); err != nil {
 		b.Fatal(err)
 	}
