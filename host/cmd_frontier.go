@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -66,6 +67,7 @@ func runFrontier(ctx context.Context, args []string) error {
 	fs.StringVar(&budgets, "budgets", "2,4,6,8", "KL budgets (nats) of the gold-within-budget table")
 	fs.Float64Var(&ro.WinKL, "win-kl", 0, "KL (nats) at which win rates match algorithms (default: the largest KL every algorithm reaches)")
 	fs.StringVar(&pairs, "pairs", "", "head-to-head win rates, LABEL/LABEL,... with labels as in the tables (default: the first algorithm against each other)")
+	fs.Float64Var(&ro.PlotKLMax, "plot-kl-max", 0, "limit the figure's KL axis to [0, N] nats (default: every point)")
 	fs.StringVar(&ro.Title, "title", "", "title of the figure and the tables")
 	fs.BoolVar(&reportOnly, "report-only", false, "run nothing: aggregate the runs present and write the outputs")
 	fs.Var(&sbatchArgs, "sbatch-arg", "extra sbatch option for the slurm executor, e.g. --sbatch-arg=--partition=cpu (repeatable)")
@@ -96,6 +98,9 @@ func runFrontier(ctx context.Context, args []string) error {
 	}
 	if ro.Budgets, err = frontier.ParseFloats("--budgets", budgets); err != nil {
 		return err
+	}
+	if !(ro.PlotKLMax >= 0) || math.IsInf(ro.PlotKLMax, 1) {
+		return fmt.Errorf("frontier: --plot-kl-max %v: want a finite KL in nats >= 0 (0 draws every point)", ro.PlotKLMax)
 	}
 	for _, p := range strings.Split(pairs, ",") {
 		if p = strings.TrimSpace(p); p == "" {

@@ -240,6 +240,32 @@ func TestReportWritesValidFiles(t *testing.T) {
 	}
 }
 
+// TestPlotKLMax: --plot-kl-max limits the KL axis and says so on it, and
+// points beyond the limit are left out (b's second point, at KL 4).
+func TestPlotKLMax(t *testing.T) {
+	d := &Data{Series: []string{"a", "b"}}
+	d.Curves = append(d.Curves,
+		synth("a", 1, 0.1, [][2]float64{{1, 0.2}, {2, 0.5}}, 8),
+		synth("b", 1, 0.1, [][2]float64{{2, 0.1}, {40, 0.3}}, 8))
+	for _, tc := range []struct {
+		klMax    float64
+		wantAxis bool
+	}{{0, false}, {3, true}} {
+		out := t.TempDir()
+		if err := PlotFrontier(d, "t", tc.klMax, filepath.Join(out, "f.svg")); err != nil {
+			t.Fatal(err)
+		}
+		svg := string(must(os.ReadFile(filepath.Join(out, "f.svg"))))
+		if got := strings.Contains(svg, "up to 3"); got != tc.wantAxis {
+			t.Errorf("klMax %g: axis label says 'up to 3': got %v, want %v", tc.klMax, got, tc.wantAxis)
+		}
+		// The x axis of an unlimited plot reaches KL 40, so it has a tick at 40.
+		if got := strings.Contains(svg, ">40<"); got == tc.wantAxis {
+			t.Errorf("klMax %g: a tick at KL 40: got %v, want %v", tc.klMax, got, !tc.wantAxis)
+		}
+	}
+}
+
 func must[T any](v T, err error) T {
 	if err != nil {
 		panic(err)

@@ -20,9 +20,11 @@ import (
 // PlotFrontier draws gold reward against KL: every evaluation point of every
 // run (one colour per algorithm), and per algorithm the upper envelope (see
 // Envelope) averaged over seeds with a band from the lowest to the highest
-// seed's envelope. It writes the figure to each path (the format from the
-// extension: .png, .svg, .pdf).
-func PlotFrontier(d *Data, title string, paths ...string) error {
+// seed's envelope. klMax > 0 limits the KL axis to [0, klMax] (points and
+// envelopes beyond it are left out), so that a few runs far out do not squash
+// the region where the algorithms are compared. It writes the figure to each
+// path (the format from the extension: .png, .svg, .pdf).
+func PlotFrontier(d *Data, title string, klMax float64, paths ...string) error {
 	p := plot.New()
 	p.Title.Text = title
 	p.X.Label.Text = "KL(policy || SFT), nats per response (held-out)"
@@ -31,6 +33,10 @@ func PlotFrontier(d *Data, title string, paths ...string) error {
 	p.Legend.Top = false
 	p.Legend.Left = false
 	p.X.Min = 0
+	if klMax > 0 {
+		p.X.Max = klMax
+		p.X.Label.Text += fmt.Sprintf(", up to %g", klMax)
+	}
 
 	for i, a := range d.Series {
 		cs := d.curves(a)
@@ -42,7 +48,7 @@ func PlotFrontier(d *Data, title string, paths ...string) error {
 		var pts plotter.XYs
 		for _, c := range cs {
 			for _, pt := range c.Points {
-				if pt.Step > 0 {
+				if pt.Step > 0 && (klMax <= 0 || pt.KLMean <= klMax) {
 					pts = append(pts, plotter.XY{X: pt.KLMean, Y: pt.GoldMean})
 				}
 			}
@@ -52,6 +58,9 @@ func PlotFrontier(d *Data, title string, paths ...string) error {
 		for _, s := range seeds {
 			_, m, _ := Envelope(cs, s, math.Inf(1))
 			maxKL += m / float64(len(seeds))
+		}
+		if klMax > 0 {
+			maxKL = math.Min(maxKL, klMax)
 		}
 		const n = 80
 		var mean, lo, hi plotter.XYs

@@ -22,6 +22,8 @@ type ReportOptions struct {
 	Boot int
 	// Title heads the figure and the Markdown file.
 	Title string
+	// PlotKLMax > 0 limits the figure's KL axis to [0, PlotKLMax].
+	PlotKLMax float64
 	// Grid is the sweep's --grid axes: with exactly one, numeric, the
 	// report adds scaling.csv and scaling.png/.svg (step time against it).
 	Grid []Axis
@@ -50,7 +52,7 @@ func Report(d *Data, out string, o ReportOptions, w io.Writer) error {
 	if title == "" {
 		title = "KL-reward frontier"
 	}
-	if err := PlotFrontier(d, title, filepath.Join(out, "frontier.png"), filepath.Join(out, "frontier.svg")); err != nil {
+	if err := PlotFrontier(d, title, o.PlotKLMax, filepath.Join(out, "frontier.png"), filepath.Join(out, "frontier.svg")); err != nil {
 		return err
 	}
 	if o.Boot == 0 {
