@@ -266,6 +266,28 @@ func TestPlotKLMax(t *testing.T) {
 	}
 }
 
+// TestStabilityTablePeakAndProxy: a run whose gold peaks at step 10 and falls
+// while the proxy rises shows the peak, its step and the final proxy.
+func TestStabilityTablePeakAndProxy(t *testing.T) {
+	d := &Data{Series: []string{"a"}}
+	c := synth("a", 1, 0.1, [][2]float64{{1, 0.5}, {3, 0.2}}, 4)
+	for i := range c.Points {
+		c.Points[i].Proxy = []float64{float64(i)}
+		c.Points[i].ProxyMean = float64(i)
+	}
+	d.Curves = []Curve{c, synth("a", 1, 0.2, [][2]float64{{1, 0.1}}, 4)}
+	var md bytes.Buffer
+	writeStabilityTable(&md, d)
+	for _, want := range []string{
+		"| a | 0.1 | 1 | +0.200 ± 0.000 | +0.500 @ 10 | +2.000 ± 0.000 |",
+		"| a | 0.2 | 1 | +0.100 ± 0.000 | +0.100 @ 10 | - |",
+	} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("stability table lacks %q; got\n%s", want, md.String())
+		}
+	}
+}
+
 func must[T any](v T, err error) T {
 	if err != nil {
 		panic(err)

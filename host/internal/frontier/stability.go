@@ -62,11 +62,14 @@ func median(xs []float64) float64 {
 func writeStabilityTable(w io.Writer, d *Data) {
 	fmt.Fprintln(w, "## Final evaluation and stability, per KL coefficient")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Last evaluation of each run, mean ± sd over seeds; training-rollout KL (`kl/ref`): the largest")
-	fmt.Fprintln(w, "value and the largest rise in one step, mean over seeds (KL spikes show there); median step time.")
+	fmt.Fprintln(w, "Last evaluation of each run, mean ± sd over seeds; peak gold: each run's best evaluation, mean")
+	fmt.Fprintln(w, "over seeds, at the median step it came (a peak before the last step with a still rising proxy is")
+	fmt.Fprintln(w, "over-optimisation of the reward); final proxy: the reward plugin's mean score of the same")
+	fmt.Fprintln(w, "held-out responses; training-rollout KL (`kl/ref`): the largest value and the largest rise in")
+	fmt.Fprintln(w, "one step, mean over seeds (KL spikes show there); median step time.")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| series | kl.beta | seeds | final gold | final KL | max train KL | max KL rise/step | s/step |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| series | kl.beta | seeds | final gold | peak gold @ step | final proxy | final KL | max train KL | max KL rise/step | s/step |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|")
 	type key struct {
 		series string
 		beta   float64
@@ -81,11 +84,22 @@ func writeStabilityTable(w io.Writer, d *Data) {
 		groups[k] = append(groups[k], c)
 	}
 	for _, k := range order {
-		var gold, kl, maxKL, jump, secs []float64
+		var gold, peak, peakStep, proxy, kl, maxKL, jump, secs []float64
 		for _, c := range groups[k] {
 			last := c.Points[len(c.Points)-1]
 			gold = append(gold, last.GoldMean)
 			kl = append(kl, last.KLMean)
+			if len(last.Proxy) > 0 {
+				proxy = append(proxy, last.ProxyMean)
+			}
+			best := c.Points[0]
+			for _, p := range c.Points[1:] {
+				if p.GoldMean > best.GoldMean {
+					best = p
+				}
+			}
+			peak = append(peak, best.GoldMean)
+			peakStep = append(peakStep, float64(best.Step))
 			if st, err := readTrainStats(c.Run.Dir); err == nil && st.steps > 0 {
 				maxKL = append(maxKL, st.maxKL)
 				if st.steps > 1 {
@@ -95,11 +109,17 @@ func writeStabilityTable(w io.Writer, d *Data) {
 			}
 		}
 		gm, gs := meanSD(gold)
+		pm, _ := meanSD(peak)
 		km, ks := meanSD(kl)
 		mk, _ := meanSD(maxKL)
 		mj, _ := meanSD(jump)
-		fmt.Fprintf(w, "| %s | %g | %d | %+.3f ± %.3f | %.2f ± %.2f | %.2f | %.2f | %.2f |\n",
-			k.series, k.beta, len(groups[k]), gm, gs, km, ks, mk, mj, median(secs))
+		px := "-"
+		if len(proxy) == len(groups[k]) {
+			m, sd := meanSD(proxy)
+			px = fmt.Sprintf("%+.3f ± %.3f", m, sd)
+		}
+		fmt.Fprintf(w, "| %s | %g | %d | %+.3f ± %.3f | %+.3f @ %g | %s | %.2f ± %.2f | %.2f | %.2f | %.2f |\n",
+			k.series, k.beta, len(groups[k]), gm, gs, pm, median(peakStep), px, km, ks, mk, mj, median(secs))
 	}
 	fmt.Fprintln(w)
 }
