@@ -85,7 +85,7 @@ func (d *Data) curves(series string) []Curve {
 // WriteCSV writes one row per evaluation point.
 func (d *Data) WriteCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
-	cw.Write([]string{"series", "beta", "seed", "run", "step", "kl", "kl_se", "gold", "gold_se", "gold_positive", "proxy", "proxy_se", "prompts"})
+	cw.Write([]string{"series", "beta", "seed", "run", "step", "kl", "kl_se", "gold", "gold_se", "gold_positive", "proxy", "proxy_se", "word_validity", "prompts"})
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', 8, 64) }
 	for _, c := range d.Curves {
 		for _, p := range c.Points {
@@ -93,8 +93,12 @@ func (d *Data) WriteCSV(w io.Writer) error {
 			if len(p.Proxy) > 0 {
 				proxy, proxySE = f(p.ProxyMean), f(p.ProxySE)
 			}
+			validity := ""
+			if len(p.Words) > 0 {
+				validity = f(p.WordValidity)
+			}
 			cw.Write([]string{c.Run.Series(), f(c.Run.Beta), strconv.FormatUint(c.Run.Seed, 10), c.Run.Name,
-				strconv.Itoa(p.Step), f(p.KLMean), f(p.KLSE), f(p.GoldMean), f(p.GoldSE), f(p.Positive), proxy, proxySE, strconv.Itoa(p.Prompts)})
+				strconv.Itoa(p.Step), f(p.KLMean), f(p.KLSE), f(p.GoldMean), f(p.GoldSE), f(p.Positive), proxy, proxySE, validity, strconv.Itoa(p.Prompts)})
 		}
 	}
 	cw.Flush()

@@ -274,13 +274,16 @@ func TestStabilityTablePeakAndProxy(t *testing.T) {
 	for i := range c.Points {
 		c.Points[i].Proxy = []float64{float64(i)}
 		c.Points[i].ProxyMean = float64(i)
+		if err := c.Points[i].SetWords([]int{4, 4, 4, 4}, []int{3, 3, 3, 3}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	d.Curves = []Curve{c, synth("a", 1, 0.2, [][2]float64{{1, 0.1}}, 4)}
 	var md bytes.Buffer
 	writeStabilityTable(&md, d)
 	for _, want := range []string{
-		"| a | 0.1 | 1 | +0.200 ± 0.000 | +0.500 @ 10 | +2.000 ± 0.000 |",
-		"| a | 0.2 | 1 | +0.100 ± 0.000 | +0.100 @ 10 | - |",
+		"| a | 0.1 | 1 | +0.200 ± 0.000 | +0.500 @ 10 | +2.000 ± 0.000 | 0.750 ± 0.000 |",
+		"| a | 0.2 | 1 | +0.100 ± 0.000 | +0.100 @ 10 | - | - |",
 	} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("stability table lacks %q; got\n%s", want, md.String())

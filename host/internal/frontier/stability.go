@@ -65,11 +65,13 @@ func writeStabilityTable(w io.Writer, d *Data) {
 	fmt.Fprintln(w, "Last evaluation of each run, mean ± sd over seeds; peak gold: each run's best evaluation, mean")
 	fmt.Fprintln(w, "over seeds, at the median step it came (a peak before the last step with a still rising proxy is")
 	fmt.Fprintln(w, "over-optimisation of the reward); final proxy: the reward plugin's mean score of the same")
-	fmt.Fprintln(w, "held-out responses; training-rollout KL (`kl/ref`): the largest value and the largest rise in")
+	fmt.Fprintln(w, "held-out responses; word validity: the share of the final responses' words that the task's")
+	fmt.Fprintln(w, "reference corpus uses at least 5 times (a policy that gains reward by writing gibberish shows")
+	fmt.Fprintln(w, "here; the SFT policy's is in the step-0 evaluations); training-rollout KL (`kl/ref`): the largest value and the largest rise in")
 	fmt.Fprintln(w, "one step, mean over seeds (KL spikes show there); median step time.")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| series | kl.beta | seeds | final gold | peak gold @ step | final proxy | final KL | max train KL | max KL rise/step | s/step |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| series | kl.beta | seeds | final gold | peak gold @ step | final proxy | word validity | final KL | max train KL | max KL rise/step | s/step |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|")
 	type key struct {
 		series string
 		beta   float64
@@ -84,13 +86,16 @@ func writeStabilityTable(w io.Writer, d *Data) {
 		groups[k] = append(groups[k], c)
 	}
 	for _, k := range order {
-		var gold, peak, peakStep, proxy, kl, maxKL, jump, secs []float64
+		var gold, peak, peakStep, proxy, valid, kl, maxKL, jump, secs []float64
 		for _, c := range groups[k] {
 			last := c.Points[len(c.Points)-1]
 			gold = append(gold, last.GoldMean)
 			kl = append(kl, last.KLMean)
 			if len(last.Proxy) > 0 {
 				proxy = append(proxy, last.ProxyMean)
+			}
+			if len(last.Words) > 0 {
+				valid = append(valid, last.WordValidity)
 			}
 			best := c.Points[0]
 			for _, p := range c.Points[1:] {
@@ -118,8 +123,13 @@ func writeStabilityTable(w io.Writer, d *Data) {
 			m, sd := meanSD(proxy)
 			px = fmt.Sprintf("%+.3f ± %.3f", m, sd)
 		}
-		fmt.Fprintf(w, "| %s | %g | %d | %+.3f ± %.3f | %+.3f @ %g | %s | %.2f ± %.2f | %.2f | %.2f | %.2f |\n",
-			k.series, k.beta, len(groups[k]), gm, gs, pm, median(peakStep), px, km, ks, mk, mj, median(secs))
+		wv := "-"
+		if len(valid) == len(groups[k]) {
+			m, sd := meanSD(valid)
+			wv = fmt.Sprintf("%.3f ± %.3f", m, sd)
+		}
+		fmt.Fprintf(w, "| %s | %g | %d | %+.3f ± %.3f | %+.3f @ %g | %s | %s | %.2f ± %.2f | %.2f | %.2f | %.2f |\n",
+			k.series, k.beta, len(groups[k]), gm, gs, pm, median(peakStep), px, wv, km, ks, mk, mj, median(secs))
 	}
 	fmt.Fprintln(w)
 }
