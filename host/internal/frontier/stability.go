@@ -64,13 +64,13 @@ func writeStabilityTable(w io.Writer, d *Data) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Last evaluation of each run, mean ± sd over seeds; peak gold: each run's best evaluation, mean")
 	fmt.Fprintln(w, "over seeds, at the median step it came (a peak before the last step with a still rising proxy is")
-	fmt.Fprintln(w, "over-optimisation of the reward); final proxy: the reward plugin's mean score of the same")
-	fmt.Fprintln(w, "held-out responses; word validity: the share of the final responses' words that the task's")
+	fmt.Fprintln(w, "over-optimisation of the reward); proxy gain: the reward plugin's mean score of the final")
+	fmt.Fprintln(w, "held-out responses minus its score of the SFT policy's (step 0) on the same prompts; word validity: the share of the final responses' words that the task's")
 	fmt.Fprintln(w, "reference corpus uses at least 5 times (a policy that gains reward by writing gibberish shows")
 	fmt.Fprintln(w, "here; the SFT policy's is in the step-0 evaluations); training-rollout KL (`kl/ref`): the largest value and the largest rise in")
 	fmt.Fprintln(w, "one step, mean over seeds (KL spikes show there); median step time.")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| series | kl.beta | seeds | final gold | peak gold @ step | final proxy | word validity | final KL | max train KL | max KL rise/step | s/step |")
+	fmt.Fprintln(w, "| series | kl.beta | seeds | final gold | peak gold @ step | proxy gain | word validity | final KL | max train KL | max KL rise/step | s/step |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|")
 	type key struct {
 		series string
@@ -91,8 +91,8 @@ func writeStabilityTable(w io.Writer, d *Data) {
 			last := c.Points[len(c.Points)-1]
 			gold = append(gold, last.GoldMean)
 			kl = append(kl, last.KLMean)
-			if len(last.Proxy) > 0 {
-				proxy = append(proxy, last.ProxyMean)
+			if first := c.Points[0]; len(last.Proxy) > 0 && len(first.Proxy) > 0 {
+				proxy = append(proxy, last.ProxyMean-first.ProxyMean)
 			}
 			if len(last.Words) > 0 {
 				valid = append(valid, last.WordValidity)
