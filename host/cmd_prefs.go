@@ -93,7 +93,7 @@ func makePrefs(ctx context.Context, c prefsConfig) error {
 		}
 		c.dataDir = d
 	}
-	tk, err := task.Load(ctx, filepath.Join(c.dataDir, "imdb"), c.seed)
+	tk, err := task.Load(ctx, filepath.Join(c.dataDir, "imdb"), c.seed, c.seed) // only the train prompts are used
 	if err != nil {
 		return fmt.Errorf("prefs: %w", err)
 	}

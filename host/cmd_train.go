@@ -199,7 +199,7 @@ func trainPipeline(ctx context.Context, cfg *config.Config, mode resumeMode, log
 				return fmt.Errorf("task data: %w (or set task.data_dir)", err)
 			}
 		}
-		if tk, err = task.Load(ctx, filepath.Join(dataDir, "imdb"), cfg.Run.Seed); err != nil {
+		if tk, err = task.Load(ctx, filepath.Join(dataDir, "imdb"), cfg.Run.Seed, cfg.Eval.Seed); err != nil {
 			return fmt.Errorf("task %s: %w", task.Name, err)
 		}
 		// The word-validity check of the evaluation (cached after the first run).

@@ -66,7 +66,7 @@ func benchRun(b *testing.B, algo sdk.Algorithm) *Run {
 	for i := range prompts {
 		prompts[i] = fmt.Sprintf("This movie number %d was, I think, really", i) // ~40 bytes, a typical prompt
 	}
-	return newBenchRun(b, algo, m, nn.NewByteTokenizer(), task.NewIMDB(prompts, prompts[:8], 1))
+	return newBenchRun(b, algo, m, nn.NewByteTokenizer(), task.NewIMDB(prompts, prompts[:8], 1, 1))
 }
 
 // newBenchRun builds a Run with the default config (no evaluation, no

@@ -58,7 +58,7 @@ func tinyRun(t *testing.T, algo sdk.Algorithm, reward sdk.Reward, maxNew int, tk
 		prompts = append(prompts, fmt.Sprintf("ab %s cd", string(rune('a'+i%8))))
 	}
 	if tk == nil {
-		tk = task.NewIMDB(prompts, prompts, 1)
+		tk = task.NewIMDB(prompts, prompts, 1, 1)
 	}
 	if edit != nil {
 		edit(cfg)

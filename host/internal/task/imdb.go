@@ -48,20 +48,23 @@ type IMDB struct {
 	judge       *VADER
 }
 
-// NewIMDB makes the task from review texts. seed picks each review's prompt
-// length; the same texts and seed always give the same prompts, in the order
-// of the reviews.
-func NewIMDB(trainTexts, testTexts []string, seed uint64) *IMDB {
+// NewIMDB makes the task from review texts. seed picks each train review's
+// prompt length and testSeed each test review's (a run passes run.seed and
+// eval.seed, so every run of a sweep, whatever its seed, is evaluated on the
+// same prompts); the same texts and seeds always give the same prompts, in
+// the order of the reviews.
+func NewIMDB(trainTexts, testTexts []string, seed, testSeed uint64) *IMDB {
 	return &IMDB{
 		train: Prompts(trainTexts, seed),
-		test:  Prompts(testTexts, seed^0x7e57),
+		test:  Prompts(testTexts, testSeed^0x7e57),
 		judge: NewVADER(),
 	}
 }
 
 // Load reads the task's prompts from the IMDB data set folder dir (usually
-// ../shared/data/imdb, holding imdb_train.jsonl.gz and imdb_test.jsonl.gz).
-func Load(ctx context.Context, dir string, seed uint64) (*IMDB, error) {
+// ../shared/data/imdb, holding imdb_train.jsonl.gz and imdb_test.jsonl.gz);
+// seed and testSeed are NewIMDB's.
+func Load(ctx context.Context, dir string, seed, testSeed uint64) (*IMDB, error) {
 	train, err := readReviewTexts(ctx, textdata.IMDBTrain(dir))
 	if err != nil {
 		return nil, err
@@ -70,7 +73,7 @@ func Load(ctx context.Context, dir string, seed uint64) (*IMDB, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := NewIMDB(train, test, seed)
+	t := NewIMDB(train, test, seed, testSeed)
 	if len(t.train) == 0 || len(t.test) == 0 {
 		return nil, fmt.Errorf("imdb task from %s: no prompts (train %d, test %d)", dir, len(t.train), len(t.test))
 	}

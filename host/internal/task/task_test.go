@@ -99,7 +99,7 @@ func TestLoadIMDB(t *testing.T) {
 	if testing.Short() {
 		t.Skip("reads 50,000 reviews (~2 s)")
 	}
-	task, err := Load(context.Background(), filepath.Join(data, "imdb"), 0)
+	task, err := Load(context.Background(), filepath.Join(data, "imdb"), 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,5 +191,30 @@ func writeGzip(t *testing.T, dst, src string) {
 	}
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTestPromptsFollowTheEvalSeed: the held-out prompts depend on the test
+// seed (eval.seed) alone, so runs with different run seeds are evaluated on
+// the same prompts, while the train prompts follow the run seed.
+func TestTestPromptsFollowTheEvalSeed(t *testing.T) {
+	var texts []string
+	for i := range 200 {
+		texts = append(texts, fmt.Sprintf("review %d has quite a few words in it to cut at different lengths", i))
+	}
+	a, b := NewIMDB(texts, texts, 1, 7), NewIMDB(texts, texts, 2, 7)
+	if !slices.Equal(a.TestPrompts(), b.TestPrompts()) {
+		t.Error("run seeds 1 and 2 with the same eval seed: test prompts differ, want equal")
+	}
+	if slices.Equal(a.TrainPrompts(), b.TrainPrompts()) {
+		t.Error("run seeds 1 and 2: train prompts equal, want them to differ")
+	}
+	if c := NewIMDB(texts, texts, 1, 8); slices.Equal(a.TestPrompts(), c.TestPrompts()) {
+		t.Error("eval seeds 7 and 8: test prompts equal, want them to differ")
+	}
+	// The default run (run.seed = eval.seed = 1) keeps the prompts it had
+	// when both came from run.seed.
+	if got, want := NewIMDB(texts, texts, 1, 1).TestPrompts(), Prompts(texts, 1^0x7e57); !slices.Equal(got, want) {
+		t.Error("run.seed = eval.seed = 1: test prompts changed")
 	}
 }
