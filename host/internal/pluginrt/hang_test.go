@@ -27,6 +27,12 @@ func gone(pid int) bool {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
+// stoppedState reports whether /proc says the process is stopped (state T).
+func stoppedState(pid int) bool {
+	b, err := os.ReadFile("/proc/" + itoa(pid) + "/stat")
+	return err == nil && strings.Contains(string(b), ") T ")
+}
+
 // TestFrozenAlgorithmIsKilledAndReplaced: a plugin stopped with SIGSTOP in
 // the middle of a run does not block the host: the call's deadline is hit
 // and logged, the process is killed by PID and replaced, and the call
@@ -52,6 +58,14 @@ func TestFrozenAlgorithmIsKilledAndReplaced(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer syscall.Kill(old, syscall.SIGKILL)
+	// SIGSTOP is delivered asynchronously: wait until the kernel reports the
+	// process stopped, so the next call really meets a frozen plugin.
+	for deadline := time.Now().Add(5 * time.Second); !stoppedState(old) && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !stoppedState(old) {
+		t.Fatalf("process %d not stopped 5 s after SIGSTOP", old)
+	}
 	begin := time.Now()
 	second, err := a.Loss(ctx, req)
 	if err != nil {
