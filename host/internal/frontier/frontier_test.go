@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/xml"
+	"fmt"
 	"image/png"
 	"math"
 	"os"
@@ -288,6 +289,32 @@ func TestStabilityTablePeakAndProxy(t *testing.T) {
 	} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("stability table lacks %q; got\n%s", want, md.String())
+		}
+	}
+}
+
+// TestPlotLineStylesPastThePalette: with more series than the palette's 7
+// colours, the series whose colour repeats are drawn dashed; with fewer,
+// no line is.
+func TestPlotLineStylesPastThePalette(t *testing.T) {
+	for _, tc := range []struct {
+		series     int
+		wantDashed bool
+	}{{5, false}, {8, true}} {
+		d := &Data{}
+		for i := range tc.series {
+			label := fmt.Sprintf("s%d", i)
+			d.Series = append(d.Series, label)
+			d.Curves = append(d.Curves,
+				synth(label, 1, 0.1, [][2]float64{{1, 0.1}, {2, 0.2}}, 4),
+				synth(label, 2, 0.1, [][2]float64{{1, 0.2}, {2, 0.3}}, 4))
+		}
+		out := filepath.Join(t.TempDir(), "f.svg")
+		if err := PlotFrontier(d, "t", 0, out); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(string(must(os.ReadFile(out))), "dasharray"); got != tc.wantDashed {
+			t.Errorf("%d series: a dashed line: got %v, want %v", tc.series, got, tc.wantDashed)
 		}
 	}
 }

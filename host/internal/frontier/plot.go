@@ -114,6 +114,9 @@ func PlotFrontier(d *Data, title string, klMax float64, paths ...string) error {
 			}
 			ln.Color = col
 			ln.Width = vg.Points(2)
+			// Past the palette's 7 colours the colours repeat: the
+			// line style tells those series apart.
+			ln.Dashes = plotutil.Dashes(i / len(plotutil.DefaultColors))
 			p.Add(ln)
 			label := a
 			if len(seeds) > 1 {
