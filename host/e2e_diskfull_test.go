@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/p3o-rlhf/p3o/host/internal/checkpoint"
-	"github.com/p3o-rlhf/p3o/host/internal/metrics"
 )
 
 // dirSize sums the sizes of the files under dir.
@@ -83,17 +82,7 @@ func TestDiskFull(t *testing.T) {
 		t.Fatalf("copy the run off the full disk: %v %s", err, o)
 	}
 	mustRun(t, nil, "--algo", "plugins/p3o", "--out", moved, "--resume")
-	want, got := stripTiming(readMetrics(t, straight)), stripTiming(readMetrics(t, moved))
-	if len(got) != len(want) {
-		t.Fatalf("got %d metrics lines, want %d", len(got), len(want))
-	}
-	for i := range want {
-		a, _ := metrics.Marshal(got[i])
-		b, _ := metrics.Marshal(want[i])
-		if !bytes.Equal(a, b) {
-			t.Errorf("step %d metrics differ from the undisturbed run:\n got %s\nwant %s", i+1, a, b)
-		}
-	}
+	sameMetrics(t, stripTiming(readMetrics(t, straight)), moved, "the run resumed on a disk with space")
 	w1, _ := os.ReadFile(filepath.Join(straight, "checkpoints", checkpoint.Name(straightSteps), "policy.safetensors"))
 	w2, _ := os.ReadFile(filepath.Join(moved, "checkpoints", checkpoint.Name(straightSteps), "policy.safetensors"))
 	if len(w1) == 0 || !bytes.Equal(w1, w2) {

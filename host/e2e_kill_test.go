@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/p3o-rlhf/p3o/host/internal/checkpoint"
-	"github.com/p3o-rlhf/p3o/host/internal/metrics"
 )
 
 // killSeed returns the seed of the random kill times: P3O_KILL_SEED when
@@ -84,18 +83,7 @@ func TestHostKillLoop(t *testing.T) {
 		_ = log
 	}
 
-	want := stripTiming(readMetrics(t, straight))
-	got := stripTiming(readMetrics(t, out))
-	if len(got) != len(want) {
-		t.Fatalf("got %d metrics lines, want %d", len(got), len(want))
-	}
-	for i := range want {
-		a, _ := metrics.Marshal(got[i])
-		b, _ := metrics.Marshal(want[i])
-		if !bytes.Equal(a, b) {
-			t.Errorf("step %d metrics differ from the uninterrupted run:\n got %s\nwant %s", i+1, a, b)
-		}
-	}
+	sameMetrics(t, stripTiming(readMetrics(t, straight)), out, "the killed and resumed run")
 	w1, err1 := os.ReadFile(filepath.Join(straight, "checkpoints", checkpoint.Name(steps), "policy.safetensors"))
 	w2, err2 := os.ReadFile(filepath.Join(out, "checkpoints", checkpoint.Name(steps), "policy.safetensors"))
 	if err1 != nil || err2 != nil || !bytes.Equal(w1, w2) {
@@ -191,17 +179,7 @@ func TestCrashSoak(t *testing.T) {
 	if len(acts) == 0 {
 		t.Fatal("the run ended before any plugin was disturbed in 3 attempts: the soak tested nothing")
 	}
-	want, got := stripTiming(readMetrics(t, straight)), stripTiming(readMetrics(t, out))
-	if len(got) != len(want) {
-		t.Fatalf("got %d metrics lines, want %d", len(got), len(want))
-	}
-	for i := range want {
-		a, _ := metrics.Marshal(got[i])
-		b, _ := metrics.Marshal(want[i])
-		if !bytes.Equal(a, b) {
-			t.Errorf("step %d metrics differ from the undisturbed run (after %v):\n got %s\nwant %s", i+1, acts, a, b)
-		}
-	}
+	sameMetrics(t, stripTiming(readMetrics(t, straight)), out, fmt.Sprintf("the run disturbed by %v", acts))
 }
 
 // soakOnce runs the soak's host in out, disturbing its plugins kills+1

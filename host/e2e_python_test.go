@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/p3o-rlhf/p3o/host/internal/checkpoint"
-	"github.com/p3o-rlhf/p3o/host/internal/metrics"
 	"github.com/p3o-rlhf/p3o/sdk"
 	"github.com/p3o-rlhf/p3o/sdk/sdktest"
 )
@@ -56,17 +55,7 @@ func TestPythonRewardPlugin(t *testing.T) {
 	if !strings.Contains(log, "resumed from") {
 		t.Errorf("resume log lacks 'resumed from':\n%s", log)
 	}
-	got := stripTiming(readMetrics(t, split))
-	if len(got) != len(want) {
-		t.Fatalf("resumed run: %d metrics lines, want %d", len(got), len(want))
-	}
-	for i := range want {
-		a, _ := metrics.Marshal(got[i])
-		b, _ := metrics.Marshal(want[i])
-		if !bytes.Equal(a, b) {
-			t.Errorf("step %d: resumed run's metrics differ from the straight run's:\n got %s\nwant %s", i+1, a, b)
-		}
-	}
+	sameMetrics(t, want, split, "the resumed run")
 
 	// From Go: the state the host saved, in a fresh plugin process.
 	state, err := os.ReadFile(filepath.Join(straight, "checkpoints", checkpoint.Name(3), "reward.state"))

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/p3o-rlhf/p3o/host/internal/checkpoint"
-	"github.com/p3o-rlhf/p3o/host/internal/metrics"
 )
 
 // metricsLines counts the complete lines of dir's metrics.jsonl.
@@ -101,17 +100,7 @@ func TestFrozenPluginIsReplaced(t *testing.T) {
 			t.Errorf("log lacks %q:\n%s", w, log)
 		}
 	}
-	want, got := stripTiming(readMetrics(t, plain)), stripTiming(readMetrics(t, out))
-	if len(got) != len(want) {
-		t.Fatalf("got %d metrics lines, want %d", len(got), len(want))
-	}
-	for i := range want {
-		a, _ := metrics.Marshal(got[i])
-		b, _ := metrics.Marshal(want[i])
-		if !bytes.Equal(a, b) {
-			t.Errorf("step %d metrics differ from the undisturbed run:\n got %s\nwant %s", i+1, a, b)
-		}
-	}
+	sameMetrics(t, stripTiming(readMetrics(t, plain)), out, "the interrupted and resumed run")
 }
 
 // TestSecondInterruptStopsAtOnce: with a plugin frozen inside a call (and

@@ -192,6 +192,24 @@ func stripTiming(rs []metrics.Record) []metrics.Record {
 	return out
 }
 
+// sameMetrics checks that the metrics of the run in gotDir equal want (a
+// reference run's, stripped of timing) line for line; what names the run in
+// the messages.
+func sameMetrics(t *testing.T, want []metrics.Record, gotDir, what string) {
+	t.Helper()
+	got := stripTiming(readMetrics(t, gotDir))
+	if len(got) != len(want) {
+		t.Fatalf("%s: got %d metrics lines, want %d", what, len(got), len(want))
+	}
+	for i := range want {
+		a, _ := metrics.Marshal(got[i])
+		b, _ := metrics.Marshal(want[i])
+		if !bytes.Equal(a, b) {
+			t.Errorf("step %d: %s's metrics differ from the reference run's:\n got %s\nwant %s", i+1, what, a, b)
+		}
+	}
+}
+
 func readMetrics(t *testing.T, dir string) []metrics.Record {
 	t.Helper()
 	rs, err := metrics.Read(filepath.Join(dir, "metrics.jsonl"))
@@ -333,17 +351,7 @@ func TestResumeExact(t *testing.T) {
 		t.Fatal(err)
 	}
 	check := func(t *testing.T, out string) {
-		got := stripTiming(readMetrics(t, out))
-		if len(got) != len(want) {
-			t.Fatalf("got %d metrics lines, want %d", len(got), len(want))
-		}
-		for i := range want {
-			a, _ := metrics.Marshal(got[i])
-			b, _ := metrics.Marshal(want[i])
-			if !bytes.Equal(a, b) {
-				t.Errorf("step %d metrics differ:\n got %s\nwant %s", i+1, a, b)
-			}
-		}
+		sameMetrics(t, want, out, "the resumed run")
 		gotW, err := os.ReadFile(filepath.Join(out, "checkpoints", checkpoint.Name(5), "policy.safetensors"))
 		if err != nil {
 			t.Fatal(err)
