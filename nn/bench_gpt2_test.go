@@ -2,7 +2,6 @@ package nn
 
 import (
 	"context"
-	"math/rand/v2"
 	"os"
 	"runtime"
 	"testing"
@@ -88,33 +87,7 @@ func BenchmarkTrainStepGPT2(b *testing.B) {
 	}
 	B, T := gpt2TrainBatch, gpt2TrainSeq
 	n := B * T
-	tr, err := NewTrainer(m, B, T)
-	if err != nil {
-		b.Fatal(err)
-	}
-	opt := NewAdamW(m, AdamWConfig{LR: 1e-3, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1})
-	rng := rand.New(rand.NewPCG(1, 2))
-	tok, tgt := make([]int32, n), make([]int32, n)
-	for i := range tok {
-		tok[i] = int32(rng.IntN(cfg.Vocab))
-		tgt[i] = int32(rng.IntN(cfg.Vocab))
-	}
-	dlogp := make([]float32, n)
-	for i := range dlogp {
-		dlogp[i] = -1 / float32(n)
-	}
-	ctx := context.Background()
-	step := func() {
-		if _, _, err := tr.Forward(ctx, tok, tgt); err != nil {
-			b.Fatal(err)
-		}
-		m.ZeroGrad()
-		if err := tr.Backward(ctx, dlogp, nil); err != nil {
-			b.Fatal(err)
-		}
-		ClipGradNorm(m.Grads, 1)
-		opt.Update(m, 1e-3)
-	}
+	step := benchTrainStep(b, m, B, T)
 	step() // warm up: moments touched, scratch grown
 	rss0 := processRSSMiB()
 	b.ReportAllocs()
@@ -139,7 +112,7 @@ func BenchmarkTrainStepGPT2(b *testing.B) {
 		// with -benchtime 200x: the per-step growth check of the memory goal
 		b.ReportMetric(rss-rss0, "RSS-growth-MiB")
 	}
-	runtime.KeepAlive(tr)
+	runtime.KeepAlive(step) // its trainer stays resident until the RSS is read
 }
 
 // sampleFlops is the work of one Sample call of batch prompts of prompt

@@ -143,15 +143,15 @@ func NewSamplerLen(m *Model, maxBatch, maxLen int) *Sampler {
 	return s
 }
 
-// growScratch makes per-chunk scratch for up to chunks chunks (allocating
-// only when the chunk count grows).
-func (s *Sampler) growScratch(chunks int, attn bool) {
-	if attn {
-		for len(s.scores) < chunks {
-			s.scores = append(s.scores, make([]float32, s.maxLen))
-		}
-		return
+// growScores and growDraws make per-chunk scratch of the attention and the
+// draw for up to chunks chunks (allocating only when the chunk count grows).
+func (s *Sampler) growScores(chunks int) {
+	for len(s.scores) < chunks {
+		s.scores = append(s.scores, make([]float32, s.maxLen))
 	}
+}
+
+func (s *Sampler) growDraws(chunks int) {
 	for len(s.draws) < chunks {
 		s.draws = append(s.draws, drawScratch{weight: make([]float64, s.m.Config.Vocab)})
 	}
@@ -380,7 +380,7 @@ func (s *Sampler) forward(n int, logits bool) {
 			copy(vc[base:base+d], qkv[r*3*d+2*d:r*3*d+3*d])
 		}
 		w := par.Workers()
-		s.growScratch(par.Chunks(n, 1, minRows, w), true)
+		s.growScores(par.Chunks(n, 1, minRows, w))
 		s.attnLayer = l
 		s.attnTask.RunUpTo(w, n, 1, minRows)
 		smpLinear(x, s.att[:n*d], b.AttnProjW, b.AttnProjB, n, d, d, true)
@@ -446,7 +446,7 @@ func (s *Sampler) drawAll(opts SampleOptions) {
 	}
 	minRows := rowsFor(n, minElemsDraw, s.m.Config.Vocab)
 	w := par.Workers()
-	s.growScratch(par.Chunks(n, 1, minRows, w), false)
+	s.growDraws(par.Chunks(n, 1, minRows, w))
 	s.drawOpts = opts
 	s.drawTask.RunUpTo(w, n, 1, minRows)
 	s.drawOpts = SampleOptions{}
