@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/p3o-rlhf/p3o/host/internal/checkpoint"
+	"github.com/p3o-rlhf/p3o/internal/tmpfs"
 )
 
 // dirSize sums the sizes of the files under dir.
@@ -33,13 +34,9 @@ func TestDiskFull(t *testing.T) {
 	t.Parallel()
 	straight := straightP3O(t)
 	cfg := tinyConfig(t)
-	mnt := t.TempDir()
 	one := dirSize(filepath.Join(straight, "checkpoints", checkpoint.Name(straightSteps)))
 	size := one*3/2 + 48<<10 // the first checkpoint fits, the second does not
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+strconv.FormatInt(size, 10), "tmpfs", mnt).CombinedOutput(); err != nil {
-		t.Skipf("SKIPPED LOUDLY: cannot mount a tmpfs here (%v: %s); the disk-full guarantee is not tested", err, bytes.TrimSpace(out))
-	}
-	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+	mnt := tmpfs.Mount(t, size, "the disk-full guarantee")
 
 	out := filepath.Join(mnt, "run")
 	log, err := e2eRun(t, nil, "--algo", "plugins/p3o", "--config", cfg, "--out", out, "--set", "run.steps="+strconv.Itoa(straightSteps))

@@ -1,23 +1,19 @@
 package safetensors
 
 import (
-	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/p3o-rlhf/p3o/internal/tmpfs"
 )
 
 // TestWriteFileOnAFullDisk: WriteFile on a full disk is one error naming the
 // file once, not once more under its temporary name, and leaves nothing
 // behind (issue 10 finding 14). Needs root (mount); skipped loudly elsewhere.
 func TestWriteFileOnAFullDisk(t *testing.T) {
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("SKIPPED LOUDLY: cannot mount a tmpfs here (%v: %s); the full-disk error is not tested", err, bytes.TrimSpace(out))
-	}
-	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	dir := tmpfs.Mount(t, 64<<10, "the full-disk error")
 	path := filepath.Join(dir, "model.safetensors")
 	err := WriteFile(path, make([]byte, 256<<10))
 	if err == nil || !strings.Contains(err.Error(), "no space left on device") || strings.Count(err.Error(), dir) != 1 {

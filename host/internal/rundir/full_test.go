@@ -1,23 +1,19 @@
 package rundir
 
 import (
-	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/p3o-rlhf/p3o/internal/tmpfs"
 )
 
 // fullDisk mounts a small tmpfs, fills it and returns it. Needs root
 // (mount); skipped loudly elsewhere.
 func fullDisk(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("SKIPPED LOUDLY: cannot mount a tmpfs here (%v: %s); the full-disk error is not tested", err, bytes.TrimSpace(out))
-	}
-	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	dir := tmpfs.Mount(t, 64<<10, "the full-disk error")
 	f, err := os.Create(filepath.Join(dir, "filler"))
 	if err != nil {
 		t.Fatal(err)
