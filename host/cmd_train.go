@@ -52,7 +52,7 @@ func runTrain(ctx context.Context, args []string) error {
 	)
 	fs := newFlagSet("train")
 	fs.StringVar(&algo, "algo", "", "algorithm plugin: a Go main package directory (e.g. plugins/p3o) or an executable")
-	fs.StringVar(&reward, "reward", "", "reward plugin (default from the config: plugins/rewardbtl)")
+	fs.StringVar(&reward, "reward", "", "reward plugin (default from the config: plugins/rewardbow)")
 	fs.StringVar(&cfgPath, "config", "", "TOML config file (default: the embedded default; with --resume, OUT/config.toml)")
 	fs.StringVar(&out, "out", "", "run directory (default from the config: runs/default)")
 	fs.BoolVar(&resume, "resume", false, "continue from the newest checkpoint in OUT/checkpoints")

@@ -101,6 +101,7 @@ func writeE2EConfig(dir string) (string, error) {
 	}
 	cfg := fmt.Sprintf(`[run]
 steps = 3
+reward = "plugins/rewardbtl"
 checkpoint_every = 1
 keep_checkpoints = 2
 log_every = 1

@@ -111,7 +111,11 @@ func newTokenizer(name string) (nn.Tokenizer, error) {
 		return nn.NewByteTokenizer(), nil
 	}
 	if name == "words" || strings.HasPrefix(name, "words:") {
-		return newWordTokenizer(name)
+		tok, err := nn.ParseWordTokenizer(name)
+		if err != nil {
+			return nil, fmt.Errorf("rewardbtl: option %w", err)
+		}
+		return tok, nil
 	}
 	tok, err := nn.LoadGPT2Tokenizer(name)
 	if err != nil {

@@ -1,4 +1,4 @@
-package btl
+package nn
 
 import (
 	"slices"
@@ -6,7 +6,7 @@ import (
 )
 
 func TestWordTokenizer(t *testing.T) {
-	tok, err := newWordTokenizer("words:1000")
+	tok, err := ParseWordTokenizer("words:1000")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,8 +39,8 @@ func TestWordTokenizer(t *testing.T) {
 		t.Errorf("VocabSize = %d, want %d", got, want)
 	}
 	for _, bad := range []string{"words:", "words:1", "words:x"} {
-		if _, err := newWordTokenizer(bad); err == nil {
-			t.Errorf("newWordTokenizer(%q): no error", bad)
+		if _, err := ParseWordTokenizer(bad); err == nil {
+			t.Errorf("ParseWordTokenizer(%q): no error", bad)
 		}
 	}
 }

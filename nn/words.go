@@ -1,4 +1,4 @@
-package btl
+package nn
 
 import (
 	"fmt"
@@ -8,34 +8,34 @@ import (
 	"unicode"
 )
 
-// wordTokenizer maps each lower-cased word (a run of letters, digits and
+// WordTokenizer maps each lower-cased word (a run of letters, digits and
 // apostrophes) and each other non-space character to one of Buckets-1 ids by
 // hashing, with the last id as end-of-text. It is made for reward models:
 // a sentiment lexicon's words become single tokens, which a small model picks
 // up from a few thousand comparisons, while a byte-level model of the same
 // size has to discover words first (measured in docs/results-reward.md).
 // Decode cannot invert a hash and returns the ids as text.
-type wordTokenizer struct {
+type WordTokenizer struct {
 	buckets int
 }
 
-// newWordTokenizer parses "words" (4096 buckets) or "words:N".
-func newWordTokenizer(name string) (*wordTokenizer, error) {
+// ParseWordTokenizer parses "words" (4096 buckets) or "words:N".
+func ParseWordTokenizer(name string) (*WordTokenizer, error) {
 	n := 4096
 	if rest, ok := strings.CutPrefix(name, "words:"); ok {
 		v, err := strconv.Atoi(rest)
 		if err != nil || v < 2 {
-			return nil, fmt.Errorf("rewardbtl: option tokenizer %q: want words:N with N >= 2 buckets", name)
+			return nil, fmt.Errorf("tokenizer %q: want words:N with N >= 2 buckets", name)
 		}
 		n = v
 	}
-	return &wordTokenizer{buckets: n}, nil
+	return &WordTokenizer{buckets: n}, nil
 }
 
 func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '\'' }
 
 // Encode splits s into words and single other characters and hashes each.
-func (w *wordTokenizer) Encode(s string) []int32 {
+func (w *WordTokenizer) Encode(s string) []int32 {
 	var ids []int32
 	rs := []rune(strings.ToLower(s))
 	for i := 0; i < len(rs); {
@@ -58,17 +58,17 @@ func (w *wordTokenizer) Encode(s string) []int32 {
 	return ids
 }
 
-func (w *wordTokenizer) id(tok string) int32 {
+func (w *WordTokenizer) id(tok string) int32 {
 	h := fnv.New32a()
 	h.Write([]byte(tok))
 	return int32(h.Sum32() % uint32(w.buckets-1))
 }
 
 // Decode returns the ids as text: hashing is not invertible.
-func (w *wordTokenizer) Decode(ids []int32) string { return fmt.Sprint(ids) }
+func (w *WordTokenizer) Decode(ids []int32) string { return fmt.Sprint(ids) }
 
 // VocabSize is the number of buckets, end-of-text included.
-func (w *wordTokenizer) VocabSize() int { return w.buckets }
+func (w *WordTokenizer) VocabSize() int { return w.buckets }
 
 // EOT is the last id.
-func (w *wordTokenizer) EOT() int32 { return int32(w.buckets - 1) }
+func (w *WordTokenizer) EOT() int32 { return int32(w.buckets - 1) }

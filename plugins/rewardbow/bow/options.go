@@ -1,0 +1,81 @@
+package bow
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/BurntSushi/toml"
+	"github.com/p3o-rlhf/p3o/sdk"
+)
+
+// Options are the plugin's TOML options, decoded strictly (an unknown key is
+// an error naming it).
+type Options struct {
+	// Tokenizer is "words:N": lower-cased words and punctuation hashed into
+	// N buckets (nn.WordTokenizer). Each bucket has one weight.
+	Tokenizer string `toml:"tokenizer"`
+	// Pool is "sum" (the score is the sum of the response's word weights,
+	// the shape of a lexicon score like VADER's) or "mean" (their mean).
+	Pool string `toml:"pool"`
+	// LR is the SGD step size per comparison; it decays linearly to LR/10
+	// over the budget.
+	LR float64 `toml:"lr"`
+	// Batch is the number of comparisons per step; a step adds up their
+	// gradients (so LR is per comparison whatever the batch).
+	Batch int `toml:"batch"`
+	// Steps is the budget of steps; 0 means Epochs passes over the training
+	// comparisons of the first Train call.
+	Steps  int     `toml:"steps"`
+	Epochs float64 `toml:"epochs"`
+	// Seed fixes the order of the training data.
+	Seed uint64 `toml:"seed"`
+}
+
+// The pooling modes of option pool.
+const (
+	PoolSum  = "sum"
+	PoolMean = "mean"
+)
+
+// DefaultOptions returns the defaults, the reward model of the default
+// pipeline (measured in docs/results-reward.md).
+func DefaultOptions() Options {
+	return Options{
+		Tokenizer: "words:262144",
+		Pool:      PoolSum,
+		LR:        0.05,
+		Batch:     8,
+		Epochs:    20,
+		Seed:      1,
+	}
+}
+
+// validate reports the first option that cannot work.
+func (o Options) validate() error {
+	switch {
+	case !(o.LR > 0):
+		return fmt.Errorf("option lr %v: want > 0", o.LR)
+	case o.Batch < 1:
+		return fmt.Errorf("option batch %d: want >= 1", o.Batch)
+	case o.Steps < 0:
+		return fmt.Errorf("option steps %d: want >= 0 (0: use epochs)", o.Steps)
+	case o.Steps == 0 && !(o.Epochs > 0):
+		return fmt.Errorf("option epochs %v: want > 0 when steps is 0", o.Epochs)
+	case o.Pool != PoolSum && o.Pool != PoolMean:
+		return fmt.Errorf("option pool %q: want %q or %q", o.Pool, PoolSum, PoolMean)
+	}
+	return nil
+}
+
+// defaultOptionsMap renders DefaultOptions as the map of Spec.DefaultOptions.
+func defaultOptionsMap() map[string]any {
+	b, err := sdk.EncodeOptions(DefaultOptions())
+	if err != nil {
+		return nil
+	}
+	m := map[string]any{}
+	if _, err := toml.NewDecoder(bytes.NewReader(b)).Decode(&m); err != nil {
+		return nil
+	}
+	return m
+}
