@@ -121,14 +121,26 @@ var errNotConfigured = errors.New("rewardbow: not configured (call Configure fir
 
 // score is r(y) for the token ids of a response.
 func (r *Reward) score(ids []int32) float64 {
-	var s float64
+	s, _ := r.scoreGrad(ids)
+	return s
+}
+
+// scoreGrad returns r(y) and dr/dw[t] for each of y's words: 1 for "sum",
+// 1/len for "mean", times 1 - tanh^2 under option bound.
+func (r *Reward) scoreGrad(ids []int32) (score, dw float64) {
+	dw = 1
 	for _, t := range ids {
-		s += r.w[t]
+		score += r.w[t]
 	}
 	if r.opts.Pool == PoolMean && len(ids) > 0 {
-		s /= float64(len(ids))
+		score /= float64(len(ids))
+		dw /= float64(len(ids))
 	}
-	return s
+	if b := r.opts.Bound; b > 0 {
+		th := math.Tanh(score / b)
+		score, dw = b*th, dw*(1-th*th)
+	}
+	return score, dw
 }
 
 // Score returns the reward of each sample's response text.
@@ -254,11 +266,13 @@ func (r *Reward) trainStep(grad map[int32]float64, d []float64) (acc, loss float
 	n := len(r.encoded)
 	for j := range d {
 		p := r.encoded[r.index(r.step*len(d)+j, n)]
-		d[j] = r.score(p.chosen) - r.score(p.rejected)
+		sc, gc := r.scoreGrad(p.chosen)
+		sr, gr := r.scoreGrad(p.rejected)
+		d[j] = sc - sr
 		// dL/dd = -sigmoid(-d); descend: r(chosen) up and r(rejected) down.
 		g := sigmoid(-d[j])
-		r.addGrad(grad, p.chosen, g)
-		r.addGrad(grad, p.rejected, -g)
+		addGrad(grad, p.chosen, g*gc)
+		addGrad(grad, p.rejected, -g*gr)
 	}
 	// Linear decay from LR to LR/10 over the budget.
 	lr := r.opts.LR * (1 - 0.9*float64(r.step)/float64(max(1, r.total)))
@@ -269,11 +283,8 @@ func (r *Reward) trainStep(grad map[int32]float64, d []float64) (acc, loss float
 	return pairwise(d)
 }
 
-// addGrad adds g times d r(y)/d w into grad for response ids.
-func (r *Reward) addGrad(grad map[int32]float64, ids []int32, g float64) {
-	if r.opts.Pool == PoolMean && len(ids) > 0 {
-		g /= float64(len(ids))
-	}
+// addGrad adds g to grad[t] for each word t of a response.
+func addGrad(grad map[int32]float64, ids []int32, g float64) {
 	for _, t := range ids {
 		grad[t] += g
 	}

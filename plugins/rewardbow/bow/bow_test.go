@@ -3,6 +3,7 @@ package bow
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -251,6 +252,7 @@ func TestConfigureRejectsBadOptions(t *testing.T) {
 		{"pool = \"last\"", "option pool"},
 		{"lr = 0", "option lr"},
 		{"batch = 0", "option batch"},
+		{"bound = -1", "option bound"},
 		{"steps = 0\nepochs = 0", "option epochs"},
 		{"d_model = 64", "d_model"},
 	} {
@@ -258,6 +260,44 @@ func TestConfigureRejectsBadOptions(t *testing.T) {
 			err := New().Configure(context.Background(), &sdk.ConfigureRequest{Options: []byte(tc.options)})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("got error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestBoundSaturates: with option bound the reward of a response that
+// repeats the best word 40 times stays within bound, while the plain sum
+// keeps growing with every repetition.
+func TestBoundSaturates(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 0))
+	j := newLexiconJudge(rng)
+	train, _ := j.comparisons(rng, 2000)
+	best := j.words[0]
+	for _, w := range j.words[:60] {
+		if j.valence[w] > j.valence[best] {
+			best = w
+		}
+	}
+	for _, tc := range []struct {
+		bound     float64
+		saturates bool
+	}{{0, false}, {2, true}} {
+		t.Run(fmt.Sprint("bound ", tc.bound), func(t *testing.T) {
+			r := configured(t, fmt.Sprintf("epochs = 3\nbound = %v\n", tc.bound))
+			if _, err := r.Train(context.Background(), &sdk.TrainRequest{Train: train}); err != nil {
+				t.Fatal(err)
+			}
+			s2 := r.score(r.tok.Encode(strings.Repeat(best+" ", 2)))
+			s40 := r.score(r.tok.Encode(strings.Repeat(best+" ", 40)))
+			if s2 <= 0 {
+				t.Fatalf("r(%q x2) = %v, want > 0", best, s2)
+			}
+			if tc.saturates {
+				if s40 > tc.bound || s40-s2 > tc.bound/2 {
+					t.Errorf("r(x40) = %.3f, r(x2) = %.3f: want r(x40) <= bound %v and within bound/2 of r(x2)", s40, s2, tc.bound)
+				}
+			} else if s40 < 10*s2 {
+				t.Errorf("plain sum: r(x40) = %.3f, want >= 10 * r(x2) = %.3f", s40, 10*s2)
 			}
 		})
 	}

@@ -3,6 +3,7 @@ package bow
 import (
 	"bytes"
 	"fmt"
+	"math"
 
 	"github.com/BurntSushi/toml"
 	"github.com/p3o-rlhf/p3o/sdk"
@@ -17,6 +18,12 @@ type Options struct {
 	// Pool is "sum" (the score is the sum of the response's word weights,
 	// the shape of a lexicon score like VADER's) or "mean" (their mean).
 	Pool string `toml:"pool"`
+	// Bound, when > 0, saturates the reward: r = Bound * tanh(sum / Bound),
+	// trained through the tanh. A judge with a bounded score (VADER's
+	// compound is in [-1, 1]) gives no more for a fifth "great" than for a
+	// second; an unbounded sum does, and a policy maximising it learns to
+	// repeat one word. 0: the plain sum.
+	Bound float64 `toml:"bound"`
 	// LR is the SGD step size per comparison; it decays linearly to LR/10
 	// over the budget.
 	LR float64 `toml:"lr"`
@@ -55,6 +62,8 @@ func (o Options) validate() error {
 	switch {
 	case !(o.LR > 0):
 		return fmt.Errorf("option lr %v: want > 0", o.LR)
+	case !(o.Bound >= 0) || math.IsInf(o.Bound, 0):
+		return fmt.Errorf("option bound %v: want >= 0 (0: off)", o.Bound)
 	case o.Batch < 1:
 		return fmt.Errorf("option batch %d: want >= 1", o.Batch)
 	case o.Steps < 0:
