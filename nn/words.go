@@ -36,7 +36,18 @@ func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) 
 
 // Encode splits s into words and single other characters and hashes each.
 func (w *WordTokenizer) Encode(s string) []int32 {
-	var ids []int32
+	words := Words(s)
+	ids := make([]int32, len(words))
+	for i, t := range words {
+		ids[i] = w.ID(t)
+	}
+	return ids
+}
+
+// Words splits s into the tokens Encode hashes: lower-cased words (runs of
+// letters, digits and apostrophes) and single other non-space characters.
+func Words(s string) []string {
+	var words []string
 	rs := []rune(strings.ToLower(s))
 	for i := 0; i < len(rs); {
 		switch {
@@ -48,17 +59,18 @@ func (w *WordTokenizer) Encode(s string) []int32 {
 			for j < len(rs) && isWordRune(rs[j]) {
 				j++
 			}
-			ids = append(ids, w.id(string(rs[i:j])))
+			words = append(words, string(rs[i:j]))
 			i = j
 		default:
-			ids = append(ids, w.id(string(rs[i])))
+			words = append(words, string(rs[i]))
 			i++
 		}
 	}
-	return ids
+	return words
 }
 
-func (w *WordTokenizer) id(tok string) int32 {
+// ID is the bucket of one token.
+func (w *WordTokenizer) ID(tok string) int32 {
 	h := fnv.New32a()
 	h.Write([]byte(tok))
 	return int32(h.Sum32() % uint32(w.buckets-1))

@@ -3,7 +3,7 @@
 //
 //	r(y) = sum over the words t of y of w[t]   (pool "sum"; "mean" divides by their count)
 //
-// and training minimises the Bradley-Terry loss -log sigmoid(r(chosen) -
+// (words after a negation count as their own "not_" words) and training minimises the Bradley-Terry loss -log sigmoid(r(chosen) -
 // r(rejected)) by SGD. The prompt is not scored: both sides of a comparison
 // share it, and P3O ignores any per-prompt shift anyway.
 //
@@ -29,6 +29,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/p3o-rlhf/p3o/nn"
@@ -152,7 +153,7 @@ func (r *Reward) Score(ctx context.Context, req *sdk.ScoreRequest) (*sdk.ScoreRe
 	}
 	out := make([]float64, len(req.Samples))
 	for i, s := range req.Samples {
-		out[i] = r.score(r.tok.Encode(s.Response))
+		out[i] = r.score(r.features(s.Response))
 	}
 	return &sdk.ScoreResponse{Scores: out}, nil
 }
@@ -238,7 +239,7 @@ func (r *Reward) Train(ctx context.Context, req *sdk.TrainRequest) (*sdk.TrainRe
 	if len(req.HeldOut) > 0 {
 		d := make([]float64, len(req.HeldOut))
 		for i, c := range req.HeldOut {
-			d[i] = r.score(r.tok.Encode(c.Chosen)) - r.score(r.tok.Encode(c.Rejected))
+			d[i] = r.score(r.features(c.Chosen)) - r.score(r.features(c.Rejected))
 		}
 		acc, loss := pairwise(d)
 		resp.HeldOutAccuracy = acc
@@ -252,9 +253,53 @@ func (r *Reward) Train(ctx context.Context, req *sdk.TrainRequest) (*sdk.TrainRe
 func (r *Reward) encodeAll(cs []sdk.Comparison) []pair {
 	out := make([]pair, len(cs))
 	for i, c := range cs {
-		out[i] = pair{r.tok.Encode(c.Chosen), r.tok.Encode(c.Rejected)}
+		out[i] = pair{r.features(c.Chosen), r.features(c.Rejected)}
 	}
 	return out
+}
+
+// negators are the words that open a negation scope (besides any word
+// ending in "n't"), lower case, apostrophes optional as people type them.
+var negators = map[string]bool{}
+
+func init() {
+	for _, w := range strings.Fields(`not no never none nobody nothing neither nor nowhere cannot without
+		isnt arent wasnt werent dont doesnt didnt cant couldnt wont wouldnt shouldnt hasnt havent hadnt aint`) {
+		negators[w] = true
+	}
+}
+
+func isNegator(w string) bool { return negators[w] || strings.HasSuffix(w, "n't") }
+
+// isWord reports whether a token of nn.Words is a word (not punctuation).
+func isWord(t string) bool {
+	r := []rune(t)[0]
+	return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '\''
+}
+
+// features returns the buckets of a response's words: each word's own, or
+// with option negation that of "not_" + word for the words in a negation
+// scope (the next Negation words after a negator, cut at punctuation).
+func (r *Reward) features(text string) []int32 {
+	words := nn.Words(text)
+	ids := make([]int32, len(words))
+	scope := 0
+	for i, t := range words {
+		switch {
+		case !isWord(t):
+			scope = 0
+			ids[i] = r.tok.ID(t)
+		case r.opts.Negation > 0 && isNegator(t):
+			scope = r.opts.Negation
+			ids[i] = r.tok.ID(t)
+		case scope > 0:
+			scope--
+			ids[i] = r.tok.ID("not_" + t)
+		default:
+			ids[i] = r.tok.ID(t)
+		}
+	}
+	return ids
 }
 
 // trainStep takes one SGD step on the batch of step r.step and returns the

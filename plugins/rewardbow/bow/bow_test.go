@@ -43,6 +43,8 @@ func TestRewardConformance(t *testing.T) {
 type lexiconJudge struct {
 	valence map[string]float64
 	words   []string
+	// flip: "not" (drawn like any word) flips the next word's valence.
+	flip bool
 }
 
 func newLexiconJudge(rng *rand.Rand) lexiconJudge {
@@ -62,10 +64,19 @@ func (j lexiconJudge) response(rng *rand.Rand) (string, float64) {
 		b    strings.Builder
 		gold float64
 	)
+	negated := false
 	for range 8 {
 		w := j.words[rng.IntN(len(j.words))]
+		if j.flip && rng.IntN(4) == 0 {
+			w = "not"
+		}
 		b.WriteString(w + " ")
-		gold += j.valence[w]
+		if negated {
+			gold -= j.valence[w]
+		} else {
+			gold += j.valence[w]
+		}
+		negated = w == "not"
 	}
 	return b.String(), gold
 }
@@ -253,6 +264,7 @@ func TestConfigureRejectsBadOptions(t *testing.T) {
 		{"lr = 0", "option lr"},
 		{"batch = 0", "option batch"},
 		{"bound = -1", "option bound"},
+		{"negation = -1", "option negation"},
 		{"steps = 0\nepochs = 0", "option epochs"},
 		{"d_model = 64", "d_model"},
 	} {
@@ -287,8 +299,8 @@ func TestBoundSaturates(t *testing.T) {
 			if _, err := r.Train(context.Background(), &sdk.TrainRequest{Train: train}); err != nil {
 				t.Fatal(err)
 			}
-			s2 := r.score(r.tok.Encode(strings.Repeat(best+" ", 2)))
-			s40 := r.score(r.tok.Encode(strings.Repeat(best+" ", 40)))
+			s2 := r.score(r.features(strings.Repeat(best+" ", 2)))
+			s40 := r.score(r.features(strings.Repeat(best+" ", 40)))
 			if s2 <= 0 {
 				t.Fatalf("r(%q x2) = %v, want > 0", best, s2)
 			}
@@ -300,5 +312,52 @@ func TestBoundSaturates(t *testing.T) {
 				t.Errorf("plain sum: r(x40) = %.3f, want >= 10 * r(x2) = %.3f", s40, 10*s2)
 			}
 		})
+	}
+}
+
+// TestNegationScope: the words after a negator get their own buckets, up to
+// the scope's length or the next punctuation mark.
+func TestNegationScope(t *testing.T) {
+	r := configured(t, "negation = 2\n")
+	id := r.tok.ID
+	for _, tc := range []struct {
+		text string
+		want []int32
+	}{
+		{"good film", []int32{id("good"), id("film")}},
+		{"not good film at all", []int32{id("not"), id("not_good"), id("not_film"), id("at"), id("all")}},
+		{"didn't like it", []int32{id("didn't"), id("not_like"), id("not_it")}},
+		{"never. good", []int32{id("never"), id("."), id("good")}},
+	} {
+		if got := r.features(tc.text); !slices.Equal(got, tc.want) {
+			t.Errorf("features(%q) = %v, want %v", tc.text, got, tc.want)
+		}
+	}
+}
+
+// TestNegationRecoversAFlippingJudge: a judge that flips the valence of the
+// word after "not" is tracked far better with option negation than without.
+func TestNegationRecoversAFlippingJudge(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 0))
+	j := newLexiconJudge(rng)
+	j.flip = true
+	train, _ := j.comparisons(rng, 4000)
+	held, gold := j.comparisons(rng, 500)
+	got := map[int]float64{}
+	for _, neg := range []int{0, 1} {
+		r := configured(t, fmt.Sprintf("epochs = 5\nbound = 0\nnegation = %d\n", neg))
+		if _, err := r.Train(context.Background(), &sdk.TrainRequest{Train: train}); err != nil {
+			t.Fatal(err)
+		}
+		var sc, g []float64
+		for i, c := range held {
+			sc = append(sc, r.score(r.features(c.Chosen)), r.score(r.features(c.Rejected)))
+			g = append(g, gold[i][0], gold[i][1])
+		}
+		got[neg] = spearman(sc, g)
+	}
+	t.Logf("held-out Spearman %.3f with negation, %.3f without", got[1], got[0])
+	if got[1] < 0.9 || got[1] < got[0]+0.05 {
+		t.Errorf("held-out Spearman %.3f with negation, %.3f without: want >= 0.9 and 0.05 above", got[1], got[0])
 	}
 }

@@ -18,6 +18,12 @@ type Options struct {
 	// Pool is "sum" (the score is the sum of the response's word weights,
 	// the shape of a lexicon score like VADER's) or "mean" (their mean).
 	Pool string `toml:"pool"`
+	// Negation, when > 0, marks the Negation words after a negation
+	// ("not", "never", "no", any word ending in "n't", ...) as negated: they
+	// get their own weights ("not_good" is not "good"), up to the next
+	// punctuation mark. VADER flips a word's valence after a negation in the
+	// three words before it; a bag of plain words cannot. 0: off.
+	Negation int `toml:"negation"`
 	// Bound, when > 0, saturates the reward: r = Bound * tanh(sum / Bound),
 	// trained through the tanh. A judge with a bounded score (VADER's
 	// compound is in [-1, 1]) gives no more for a fifth "great" than for a
@@ -50,6 +56,8 @@ func DefaultOptions() Options {
 	return Options{
 		Tokenizer: "words:262144",
 		Pool:      PoolSum,
+		Negation:  3,
+		Bound:     2,
 		LR:        0.05,
 		Batch:     8,
 		Epochs:    20,
@@ -64,6 +72,8 @@ func (o Options) validate() error {
 		return fmt.Errorf("option lr %v: want > 0", o.LR)
 	case !(o.Bound >= 0) || math.IsInf(o.Bound, 0):
 		return fmt.Errorf("option bound %v: want >= 0 (0: off)", o.Bound)
+	case o.Negation < 0:
+		return fmt.Errorf("option negation %d: want >= 0 (0: off)", o.Negation)
 	case o.Batch < 1:
 		return fmt.Errorf("option batch %d: want >= 1", o.Batch)
 	case o.Steps < 0:
