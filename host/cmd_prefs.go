@@ -21,7 +21,7 @@ func init() {
 }
 
 // defaultSFTPath is the SFT checkpoint committed with the project.
-const defaultSFTPath = "assets/sft/imdb-byte-d128.safetensors"
+const defaultSFTPath = "assets/sft/imdb-byte-d160l3.safetensors"
 
 // Labelling modes of `host prefs`.
 const (

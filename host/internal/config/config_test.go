@@ -73,8 +73,8 @@ func TestLoadOverlay(t *testing.T) {
 	if c.KL.Mode != "adaptive" || c.KL.Target != 4 || c.KL.Horizon != 10000 {
 		t.Errorf("got kl %+v, want adaptive target 4 horizon 10000 (default)", c.KL)
 	}
-	if c.Train.LR != 1 || c.Train.Epochs != 2 {
-		t.Errorf("got lr %g epochs %d, want 1 and 2", c.Train.LR, c.Train.Epochs)
+	if c.Train.LR != 1 || c.Train.Epochs != 1 {
+		t.Errorf("got lr %g epochs %d, want 1 (set) and 1 (default)", c.Train.LR, c.Train.Epochs)
 	}
 	if c.Run.Out != "/tmp/x" {
 		t.Errorf("got out %q, want /tmp/x", c.Run.Out)

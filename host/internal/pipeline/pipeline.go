@@ -1,7 +1,7 @@
 // Package pipeline names the stages of the embedded default pipeline of the
 // main job and where their cached products live:
 //
-//  1. SFT policy: assets/sft/imdb-byte-d128.safetensors, committed (made by
+//  1. SFT policy: assets/sft/imdb-byte-d160l3.safetensors, committed (made by
 //     `go run ./host sft`); a missing file is an error saying so.
 //  2. Preference data: 2 responses per train prompt sampled from the SFT
 //     policy, labelled by the gold judge (`host prefs`), cached by the hash of

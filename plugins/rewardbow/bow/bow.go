@@ -246,7 +246,12 @@ func (r *Reward) Train(ctx context.Context, req *sdk.TrainRequest) (*sdk.TrainRe
 		resp.Stats["heldout/accuracy"] = acc
 		resp.Stats["heldout/loss"] = loss
 	}
-	log.Info("trained", "step", r.step, "of", r.total, "loss", resp.Loss, "heldout_accuracy", resp.HeldOutAccuracy)
+	// A chunk takes milliseconds: one line at the end, not one per chunk.
+	level := hclog.Debug
+	if resp.Done {
+		level = hclog.Info
+	}
+	log.Log(level, "trained", "step", r.step, "of", r.total, "loss", resp.Loss, "heldout_accuracy", resp.HeldOutAccuracy)
 	return resp, nil
 }
 

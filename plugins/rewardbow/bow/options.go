@@ -59,7 +59,7 @@ func DefaultOptions() Options {
 		Negation:  3,
 		Bound:     2,
 		LR:        0.05,
-		Batch:     8,
+		Batch:     64,
 		Epochs:    20,
 		Seed:      1,
 	}
