@@ -44,3 +44,17 @@ func EncodeOptions(options any) ([]byte, error) {
 	}
 	return buf.Bytes(), nil
 }
+
+// OptionsMap renders a plugin's default options struct as the map of
+// Spec.DefaultOptions (nil if it does not encode as TOML).
+func OptionsMap(options any) map[string]any {
+	b, err := EncodeOptions(options)
+	if err != nil {
+		return nil
+	}
+	m := map[string]any{}
+	if _, err := toml.NewDecoder(bytes.NewReader(b)).Decode(&m); err != nil {
+		return nil
+	}
+	return m
+}

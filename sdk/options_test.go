@@ -37,3 +37,24 @@ func TestDecodeOptionsCapsUnknownKeys(t *testing.T) {
 		})
 	}
 }
+
+func TestOptionsMap(t *testing.T) {
+	type opts struct {
+		LR   float64 `toml:"lr"`
+		Pool string  `toml:"pool"`
+		N    int     `toml:"n"`
+	}
+	got := OptionsMap(opts{LR: 0.5, Pool: "sum", N: 3})
+	want := map[string]any{"lr": 0.5, "pool": "sum", "n": int64(3)}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("got %s = %v (%T), want %v (%T)", k, got[k], got[k], v, v)
+		}
+	}
+	if got := OptionsMap(func() {}); got != nil {
+		t.Errorf("OptionsMap of a func = %v, want nil", got)
+	}
+}

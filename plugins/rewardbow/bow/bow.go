@@ -27,9 +27,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"math"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
@@ -37,6 +35,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/p3o-rlhf/p3o/nn"
+	"github.com/p3o-rlhf/p3o/plugins/internal/bt"
 	"github.com/p3o-rlhf/p3o/sdk"
 )
 
@@ -57,9 +56,8 @@ type Reward struct {
 	// encoded caches their token ids.
 	dataHash uint64
 	encoded  []pair
-	// perm is the data order of epoch permEpoch.
-	perm      []int
-	permEpoch int
+	// order is the data order over encoded.
+	order *bt.Order
 }
 
 // pair is one tokenized comparison.
@@ -78,7 +76,7 @@ func (r *Reward) Describe(ctx context.Context) (*sdk.Spec, error) {
 		ProtocolVersion: sdk.ProtocolVersion,
 		Kind:            sdk.KindReward,
 		Trainable:       true,
-		DefaultOptions:  defaultOptionsMap(),
+		DefaultOptions:  sdk.OptionsMap(DefaultOptions()),
 	}, nil
 }
 
@@ -118,7 +116,7 @@ func newTokenizer(name string) (*nn.WordTokenizer, error) {
 
 func (r *Reward) install(o Options, tok *nn.WordTokenizer, w []float64, step, total int, dataHash uint64) {
 	r.opts, r.tok, r.w = o, tok, w
-	r.step, r.total, r.dataHash, r.encoded, r.perm = step, total, dataHash, nil, nil
+	r.step, r.total, r.dataHash, r.encoded, r.order = step, total, dataHash, nil, nil
 }
 
 // errNotConfigured is returned before Configure or LoadState.
@@ -162,25 +160,6 @@ func (r *Reward) Score(ctx context.Context, req *sdk.ScoreRequest) (*sdk.ScoreRe
 	return &sdk.ScoreResponse{Scores: out}, nil
 }
 
-// hashComparisons fingerprints a training set (order included).
-func hashComparisons(cs []sdk.Comparison) uint64 {
-	h := fnv.New64a()
-	for _, c := range cs {
-		for _, s := range []string{c.Prompt, c.Chosen, c.Rejected} {
-			fmt.Fprintf(h, "%d:%s", len(s), s)
-		}
-	}
-	return h.Sum64()
-}
-
-// budget is the total number of steps for n training comparisons.
-func (o Options) budget(n int) int {
-	if o.Steps > 0 {
-		return o.Steps
-	}
-	return max(1, int(math.Ceil(o.Epochs*float64(n)/float64(o.Batch))))
-}
-
 // Train takes up to req.MaxSteps steps (all remaining steps of the budget
 // when 0) on req.Train, then reports the pairwise accuracy on req.HeldOut.
 // Step s trains on comparisons s*batch .. s*batch+batch-1 of the endless
@@ -198,15 +177,16 @@ func (r *Reward) Train(ctx context.Context, req *sdk.TrainRequest) (*sdk.TrainRe
 		return nil, fmt.Errorf("rewardbow: train: max_steps %d: want >= 0", req.MaxSteps)
 	}
 	log := hclog.Default().Named("rewardbow")
-	h := hashComparisons(req.Train)
+	h := bt.HashComparisons(req.Train)
 	if r.total == 0 {
-		r.total = r.opts.budget(len(req.Train))
+		r.total = bt.Budget(r.opts.Steps, r.opts.Epochs, r.opts.Batch, len(req.Train))
 		log.Info("training budget", "steps", r.total, "comparisons", len(req.Train), "batch", r.opts.Batch)
 	} else if h != r.dataHash {
 		log.Warn("training comparisons differ from those the run started with; resuming with the new set", "comparisons", len(req.Train))
 	}
 	if h != r.dataHash || r.encoded == nil {
 		r.dataHash, r.encoded = h, r.encodeAll(req.Train)
+		r.order = bt.NewOrder(r.opts.Seed, len(r.encoded))
 	}
 	todo := r.total - r.step
 	if req.MaxSteps > 0 {
@@ -245,7 +225,7 @@ func (r *Reward) Train(ctx context.Context, req *sdk.TrainRequest) (*sdk.TrainRe
 		for i, c := range req.HeldOut {
 			d[i] = r.score(r.features(c.Chosen)) - r.score(r.features(c.Rejected))
 		}
-		acc, loss := pairwise(d)
+		acc, loss := bt.Pairwise(d)
 		resp.HeldOutAccuracy = acc
 		resp.Stats["heldout/accuracy"] = acc
 		resp.Stats["heldout/loss"] = loss
@@ -317,14 +297,13 @@ func (r *Reward) features(text string) []int32 {
 // comparisons of a batch see the same weights.
 func (r *Reward) trainStep(grad map[int32]float64, d []float64) (acc, loss float64) {
 	clear(grad)
-	n := len(r.encoded)
 	for j := range d {
-		p := r.encoded[r.index(r.step*len(d)+j, n)]
+		p := r.encoded[r.order.At(r.step*len(d)+j)]
 		sc, gc := r.scoreGrad(p.chosen)
 		sr, gr := r.scoreGrad(p.rejected)
 		d[j] = sc - sr
 		// dL/dd = -sigmoid(-d); descend: r(chosen) up and r(rejected) down.
-		g := sigmoid(-d[j])
+		g := bt.Sigmoid(-d[j])
 		addGrad(grad, p.chosen, g*gc)
 		addGrad(grad, p.rejected, -g*gr)
 	}
@@ -334,7 +313,7 @@ func (r *Reward) trainStep(grad map[int32]float64, d []float64) (acc, loss float
 		r.w[t] += lr * g
 	}
 	r.step++
-	return pairwise(d)
+	return bt.Pairwise(d)
 }
 
 // addGrad adds g to grad[t] for each word t of a response.
@@ -342,14 +321,4 @@ func addGrad(grad map[int32]float64, ids []int32, g float64) {
 	for _, t := range ids {
 		grad[t] += g
 	}
-}
-
-// index is the training comparison at position i of the endless sequence of
-// per-epoch permutations of n comparisons.
-// The permutation of the current epoch is kept.
-func (r *Reward) index(i, n int) int {
-	if e := i / n; e != r.permEpoch || len(r.perm) != n {
-		r.perm, r.permEpoch = rand.New(rand.NewPCG(r.opts.Seed, uint64(e))).Perm(n), e
-	}
-	return r.perm[i%n]
 }

@@ -1,12 +1,8 @@
 package bow
 
 import (
-	"bytes"
 	"fmt"
 	"math"
-
-	"github.com/BurntSushi/toml"
-	"github.com/p3o-rlhf/p3o/sdk"
 )
 
 // Options are the plugin's TOML options, decoded strictly (an unknown key is
@@ -84,17 +80,4 @@ func (o Options) validate() error {
 		return fmt.Errorf("option pool %q: want %q or %q", o.Pool, PoolSum, PoolMean)
 	}
 	return nil
-}
-
-// defaultOptionsMap renders DefaultOptions as the map of Spec.DefaultOptions.
-func defaultOptionsMap() map[string]any {
-	b, err := sdk.EncodeOptions(DefaultOptions())
-	if err != nil {
-		return nil
-	}
-	m := map[string]any{}
-	if _, err := toml.NewDecoder(bytes.NewReader(b)).Decode(&m); err != nil {
-		return nil
-	}
-	return m
 }

@@ -1,11 +1,7 @@
 package btl
 
 import (
-	"bytes"
 	"fmt"
-
-	"github.com/BurntSushi/toml"
-	"github.com/p3o-rlhf/p3o/sdk"
 )
 
 // Options are the plugin's TOML options, decoded strictly (an unknown key is
@@ -111,17 +107,4 @@ func (o Options) validate() error {
 		return fmt.Errorf("option tokenizer is empty: want \"byte\" or a GPT-2 tokenizer folder")
 	}
 	return nil
-}
-
-// defaultOptionsMap renders DefaultOptions as the map of Spec.DefaultOptions.
-func defaultOptionsMap() map[string]any {
-	b, err := sdk.EncodeOptions(DefaultOptions())
-	if err != nil {
-		return nil
-	}
-	m := map[string]any{}
-	if _, err := toml.NewDecoder(bytes.NewReader(b)).Decode(&m); err != nil {
-		return nil
-	}
-	return m
 }

@@ -3,33 +3,13 @@ package btl
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
 	"math"
-	"math/rand/v2"
 	"time"
 
 	"github.com/p3o-rlhf/p3o/nn"
+	"github.com/p3o-rlhf/p3o/plugins/internal/bt"
 	"github.com/p3o-rlhf/p3o/sdk"
 )
-
-// hashComparisons fingerprints a training set (order included).
-func hashComparisons(cs []sdk.Comparison) uint64 {
-	h := fnv.New64a()
-	for _, c := range cs {
-		for _, s := range []string{c.Prompt, c.Chosen, c.Rejected} {
-			fmt.Fprintf(h, "%d:%s", len(s), s)
-		}
-	}
-	return h.Sum64()
-}
-
-// budget is the total number of optimiser steps for n training comparisons.
-func (o Options) budget(n int) int {
-	if o.Steps > 0 {
-		return o.Steps
-	}
-	return max(1, int(math.Ceil(o.Epochs*float64(n)/float64(o.Batch))))
-}
 
 // Train takes up to req.MaxSteps optimiser steps (all remaining steps of the
 // budget when 0) on req.Train, then reports the pairwise accuracy on
@@ -51,9 +31,9 @@ func (r *Reward) Train(ctx context.Context, req *sdk.TrainRequest) (*sdk.TrainRe
 		return nil, fmt.Errorf("rewardbtl: train: max_steps %d: want >= 0", req.MaxSteps)
 	}
 	log := logger()
-	h := hashComparisons(req.Train)
+	h := bt.HashComparisons(req.Train)
 	if r.total == 0 {
-		r.total = r.opts.budget(len(req.Train))
+		r.total = bt.Budget(r.opts.Steps, r.opts.Epochs, r.opts.Batch, len(req.Train))
 		r.dataHash = h
 		log.Info("training budget", "steps", r.total, "comparisons", len(req.Train), "batch", r.opts.Batch)
 	} else if h != r.dataHash {
@@ -113,19 +93,10 @@ func (r *Reward) Train(ctx context.Context, req *sdk.TrainRequest) (*sdk.TrainRe
 // batchIndices returns the training comparisons of step s.
 func (r *Reward) batchIndices(s, n int) []int {
 	b := r.opts.Batch
+	order := bt.NewOrder(r.opts.Seed, n)
 	out := make([]int, b)
-	var (
-		perm  []int
-		epoch = -1
-	)
 	for j := range out {
-		i := s*b + j
-		e := i / n
-		if e != epoch {
-			perm = rand.New(rand.NewPCG(r.opts.Seed, uint64(e))).Perm(n)
-			epoch = e
-		}
-		out[j] = perm[i%n]
+		out[j] = order.At(s*b + j)
 	}
 	return out
 }
@@ -152,11 +123,11 @@ func (r *Reward) trainStep(ctx context.Context, train []sdk.Comparison) (loss, a
 	for j := range B {
 		d[j] = spans[2*j].score(values) - spans[2*j+1].score(values)
 		// L = mean_j softplus(-d_j); dL/dd_j = -sigmoid(-d_j)/B.
-		g := -sigmoid(-d[j]) / float64(B)
+		g := -bt.Sigmoid(-d[j]) / float64(B)
 		spans[2*j].grad(dValues, g)
 		spans[2*j+1].grad(dValues, -g)
 	}
-	acc, loss = pairwise(d)
+	acc, loss = bt.Pairwise(d)
 	if math.IsNaN(loss) {
 		return 0, 0, fmt.Errorf("rewardbtl: train step %d: loss is NaN (lower lr?)", r.step)
 	}
@@ -188,6 +159,6 @@ func (r *Reward) evaluate(ctx context.Context, cs []sdk.Comparison) (acc, loss f
 	for i := range cs {
 		d[i] = s[2*i] - s[2*i+1]
 	}
-	acc, loss = pairwise(d)
+	acc, loss = bt.Pairwise(d)
 	return acc, loss, nil
 }

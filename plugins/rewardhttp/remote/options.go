@@ -1,7 +1,6 @@
 package remote
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net/url"
@@ -9,7 +8,6 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/BurntSushi/toml"
 	"github.com/p3o-rlhf/p3o/sdk"
 )
 
@@ -157,17 +155,4 @@ func decodeOptions(raw []byte) (*config, error) {
 		return nil, err
 	}
 	return o.resolve(os.Getenv)
-}
-
-// defaultOptionsMap renders DefaultOptions as the map of Spec.DefaultOptions.
-func defaultOptionsMap() map[string]any {
-	b, err := sdk.EncodeOptions(DefaultOptions())
-	if err != nil {
-		return nil
-	}
-	m := map[string]any{}
-	if _, err := toml.NewDecoder(bytes.NewReader(b)).Decode(&m); err != nil {
-		return nil
-	}
-	return m
 }

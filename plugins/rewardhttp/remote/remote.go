@@ -75,7 +75,7 @@ func (r *Reward) Describe(context.Context) (*sdk.Spec, error) {
 		Version:         Version,
 		ProtocolVersion: sdk.ProtocolVersion,
 		Kind:            sdk.KindReward,
-		DefaultOptions:  defaultOptionsMap(),
+		DefaultOptions:  sdk.OptionsMap(DefaultOptions()),
 	}, nil
 }
 
