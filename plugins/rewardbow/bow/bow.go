@@ -103,6 +103,9 @@ func (r *Reward) Configure(ctx context.Context, req *sdk.ConfigureRequest) error
 	return nil
 }
 
+// maxBuckets caps the weights (128 MiB of float64).
+const maxBuckets = 1 << 24
+
 func newTokenizer(name string) (*nn.WordTokenizer, error) {
 	if name != "words" && !strings.HasPrefix(name, "words:") {
 		return nil, fmt.Errorf("rewardbow: option tokenizer %q: want \"words:N\" (N hash buckets, one weight each)", name)
@@ -110,6 +113,9 @@ func newTokenizer(name string) (*nn.WordTokenizer, error) {
 	tok, err := nn.ParseWordTokenizer(name)
 	if err != nil {
 		return nil, fmt.Errorf("rewardbow: option %w", err)
+	}
+	if n := tok.VocabSize(); n > maxBuckets {
+		return nil, fmt.Errorf("rewardbow: option tokenizer %q: %d buckets is more than the %d this plugin allocates (8 bytes each); 262144 is plenty for a natural language", name, n, maxBuckets)
 	}
 	return tok, nil
 }

@@ -64,8 +64,8 @@ func DefaultOptions() Options {
 // validate reports the first option that cannot work.
 func (o Options) validate() error {
 	switch {
-	case !(o.LR > 0):
-		return fmt.Errorf("option lr %v: want > 0", o.LR)
+	case !(o.LR > 0) || math.IsInf(o.LR, 0):
+		return fmt.Errorf("option lr %v: want a finite value > 0", o.LR)
 	case !(o.Bound >= 0) || math.IsInf(o.Bound, 0):
 		return fmt.Errorf("option bound %v: want >= 0 (0: off)", o.Bound)
 	case o.Negation < 0:
@@ -74,8 +74,8 @@ func (o Options) validate() error {
 		return fmt.Errorf("option batch %d: want >= 1", o.Batch)
 	case o.Steps < 0:
 		return fmt.Errorf("option steps %d: want >= 0 (0: use epochs)", o.Steps)
-	case o.Steps == 0 && !(o.Epochs > 0):
-		return fmt.Errorf("option epochs %v: want > 0 when steps is 0", o.Epochs)
+	case o.Steps == 0 && (!(o.Epochs > 0) || math.IsInf(o.Epochs, 0)):
+		return fmt.Errorf("option epochs %v: want a finite value > 0 when steps is 0", o.Epochs)
 	case o.Pool != PoolSum && o.Pool != PoolMean:
 		return fmt.Errorf("option pool %q: want %q or %q", o.Pool, PoolSum, PoolMean)
 	}
