@@ -121,6 +121,7 @@ heads = 2
 layers = 1
 
 [train]
+epochs = 2
 minibatches = 2
 lr = 1e-3
 
