@@ -79,6 +79,7 @@ func trainFlops(c Config, b, t int) float64 {
 // growth of the resident set from after the warm-up step to after the timed
 // steps (run -benchtime 200x for the 200-step check), all in MiB.
 func BenchmarkTrainStepGPT2(b *testing.B) {
+	oneCPUValue(b)
 	skipUnlessGPT2(b)
 	cfg := gpt2Small
 	m, err := NewModel(cfg, 1)
@@ -137,6 +138,7 @@ func sampleFlops(c Config, batch, prompt, fresh int) float64 {
 // reports new tokens/s, new tokens/cpu-s, GFLOP/s (sampleFlops) and the
 // peak RSS in MiB.
 func BenchmarkSampleGPT2(b *testing.B) {
+	oneCPUValue(b)
 	skipUnlessGPT2(b)
 	cfg := gpt2Small
 	m, err := NewModel(cfg, 1)

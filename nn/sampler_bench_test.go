@@ -10,6 +10,7 @@ import (
 // context 64, temperature 1 over the full vocabulary. Compare with
 // bench/pytorch/sample_bench.py.
 func BenchmarkSample(b *testing.B) {
+	oneCPUValue(b)
 	cfg := Config{Vocab: 256, Context: 64, DModel: 128, Heads: 4, Layers: 2}
 	m, err := NewModel(cfg, 1)
 	if err != nil {
@@ -42,6 +43,7 @@ func BenchmarkSample(b *testing.B) {
 // reference model: 16 sequences, a 16-token prompt each (batched prefill),
 // 48 new tokens.
 func BenchmarkSamplePrompted(b *testing.B) {
+	oneCPUValue(b)
 	cfg := Config{Vocab: 256, Context: 64, DModel: 128, Heads: 4, Layers: 2}
 	m, err := NewModel(cfg, 1)
 	if err != nil {

@@ -9,8 +9,8 @@
 # training step, Go at 1 and 2 cores, PyTorch at 1 and 2 threads.
 # GPT-2 small (124M parameters; docs/benchmarks-gpt2.md): `gpt2-rounds`
 # rounds (default 1; 0 skips them) of the training step (batch 4 x 128) and
-# of sampling (16 x 64 new tokens after a 64-token prompt), Go with
-# -cpu 1,2,4,8 (on a 2-core machine the points above 2 only show the cost of
+# of sampling (16 x 64 new tokens after a 64-token prompt), Go at
+# -cpu 1, 2, 4 and 8, one process each (on a 2-core machine the points above 2 only show the cost of
 # oversubscription), PyTorch at 1 and 2 threads. Each GPT-2 process needs
 # ~3 GiB; a round takes tens of minutes on 2 cores. Go reports tokens/s,
 # tokens/cpu-s, GFLOP/s and peak-RSS-MiB (and formula-MiB, the hand count of
@@ -49,10 +49,14 @@ r=1
 while [ "$r" -le "$gpt2_rounds" ]; do
   echo "gpt2 round $r $(date -u +%T) load $(cut -d' ' -f1 /proc/loadavg)"
   for b in simd plain; do
-    # one process per benchmark, so that peak-RSS-MiB is that benchmark's
+    # one process per benchmark and -cpu value, so that peak-RSS-MiB is that
+    # point's, and because a b.Loop benchmark measures the first value of a
+    # -cpu list at the last value's GOMAXPROCS (nn/benchcpu_test.go)
     for bench in TrainStepGPT2 SampleGPT2; do
-      NN_BENCH_GPT2=1 "$tmp/$b.test" -test.run '^$' -test.bench "^Benchmark$bench\$" -test.benchtime 3x -test.benchmem -test.cpu 1,2,4,8 -test.timeout 0 |
-        grep '^Bench' | sed "s/^/go-$b gpt2 /"
+      for cpu in 1 2 4 8; do
+        NN_BENCH_GPT2=1 "$tmp/$b.test" -test.run '^$' -test.bench "^Benchmark$bench\$" -test.benchtime 3x -test.benchmem -test.cpu "$cpu" -test.timeout 0 |
+          grep '^Bench' | sed "s/^/go-$b gpt2 /"
+      done
     done
   done
   for th in 1 2; do
