@@ -19,9 +19,13 @@ type WordTokenizer struct {
 	buckets int
 }
 
-// ParseWordTokenizer parses "words" (4096 buckets) or "words:N".
+// ParseWordTokenizer parses "words" (4096 buckets) or "words:N"; any other
+// name is an error.
 func ParseWordTokenizer(name string) (*WordTokenizer, error) {
 	n := 4096
+	if name != "words" && !strings.HasPrefix(name, "words:") {
+		return nil, fmt.Errorf("tokenizer %q: want \"words\" or \"words:N\" (N hash buckets)", name)
+	}
 	if rest, ok := strings.CutPrefix(name, "words:"); ok {
 		v, err := strconv.Atoi(rest)
 		if err != nil || v < 2 {
@@ -33,6 +37,15 @@ func ParseWordTokenizer(name string) (*WordTokenizer, error) {
 }
 
 func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '\'' }
+
+// IsWord reports whether a token of Words is a word, not a punctuation mark
+// or other single character.
+func IsWord(tok string) bool {
+	for _, r := range tok {
+		return isWordRune(r)
+	}
+	return false
+}
 
 // Encode splits s into words and single other characters and hashes each.
 func (w *WordTokenizer) Encode(s string) []int32 {

@@ -38,9 +38,20 @@ func TestWordTokenizer(t *testing.T) {
 	if got, want := tok.VocabSize(), 1000; got != want {
 		t.Errorf("VocabSize = %d, want %d", got, want)
 	}
-	for _, bad := range []string{"words:", "words:1", "words:x"} {
+	for _, bad := range []string{"words:", "words:1", "words:x", "byte", "wordsmith", ""} {
 		if _, err := ParseWordTokenizer(bad); err == nil {
 			t.Errorf("ParseWordTokenizer(%q): no error", bad)
+		}
+	}
+}
+
+func TestIsWord(t *testing.T) {
+	for _, tc := range []struct {
+		tok  string
+		want bool
+	}{{"good", true}, {"don't", true}, {"1979", true}, {"é", true}, {".", false}, {"!", false}, {"", false}} {
+		if got := IsWord(tc.tok); got != tc.want {
+			t.Errorf("IsWord(%q) = %v, want %v", tc.tok, got, tc.want)
 		}
 	}
 }

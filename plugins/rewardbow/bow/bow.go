@@ -31,7 +31,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/p3o-rlhf/p3o/nn"
@@ -107,9 +106,6 @@ func (r *Reward) Configure(ctx context.Context, req *sdk.ConfigureRequest) error
 const maxBuckets = 1 << 24
 
 func newTokenizer(name string) (*nn.WordTokenizer, error) {
-	if name != "words" && !strings.HasPrefix(name, "words:") {
-		return nil, fmt.Errorf("rewardbow: option tokenizer %q: want \"words:N\" (N hash buckets, one weight each)", name)
-	}
 	tok, err := nn.ParseWordTokenizer(name)
 	if err != nil {
 		return nil, fmt.Errorf("rewardbow: option %w", err)
@@ -266,12 +262,6 @@ func init() {
 
 func isNegator(w string) bool { return negators[w] || strings.HasSuffix(w, "n't") }
 
-// isWord reports whether a token of nn.Words is a word (not punctuation).
-func isWord(t string) bool {
-	r := []rune(t)[0]
-	return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '\''
-}
-
 // features returns the buckets of a response's words: each word's own, or
 // with option negation that of "not_" + word for the words in a negation
 // scope (the next Negation words after a negator, cut at punctuation).
@@ -281,7 +271,7 @@ func (r *Reward) features(text string) []int32 {
 	scope := 0
 	for i, t := range words {
 		switch {
-		case !isWord(t):
+		case !nn.IsWord(t):
 			scope = 0
 			ids[i] = r.tok.ID(t)
 		case r.opts.Negation > 0 && isNegator(t):
