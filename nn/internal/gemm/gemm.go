@@ -271,15 +271,24 @@ var packModeA, packModeB = packAuto, packAuto
 // copies are not free. The exception is a depth stride that is a multiple of
 // 4 KiB (aliasStride floats): the successive depth steps of a panel then map
 // to the same L1 sets and evict each other (measured 20% slower than packing).
+// That exception does not pay for B when op(A) has at most aliasDirectRows
+// rows: each B panel then serves at most three micro-tiles, too few to repay
+// the copy (a decode step of 16 sequences through GPT-2's 768x3072 MLP
+// weight: 29 GFLOP/s packed, 60 in place; at 32 rows the two were mixed
+// across shapes, at 64 packing won).
 func (p *problem) direct() (directA, directB bool) {
 	directA = packModeA != packAlways && !(p.transA && p.lda%aliasStride == 0)
-	directB = !p.transB && packModeB != packAlways && p.ldb%aliasStride != 0
+	directB = !p.transB && packModeB != packAlways && (p.ldb%aliasStride != 0 || p.m <= aliasDirectRows)
 	return directA, directB
 }
 
 // aliasStride is the depth stride (in floats, 4 KiB) whose multiples make
 // in-place panels conflict in the L1 cache.
 const aliasStride = 1024
+
+// aliasDirectRows is the most rows of op(A) for which B is read in place even
+// with an aliasing stride.
+const aliasDirectRows = 16
 
 // blocked runs the five-loop blocked algorithm: column blocks of C (nc),
 // depth blocks (kc, packing op(B)), row blocks (mc, packing op(A)), then the

@@ -61,8 +61,9 @@ var testShapes = []shape{
 	{4, 17, 9}, {16, 33, 20}, {64, 32, 64},
 	{65, 130, 7}, {130, 17, 33}, {1, 130, 33}, {33, 1, 130}, {12, 32, 256},
 	{7, 17, 257}, {150, 40, 520}, {13, 2100, 3}, {5, 3, 0}, {0, 4, 3}, {4, 0, 3},
-	// 4 KiB strides (lda or ldb = 1024 with pad 0): packed instead of read in place.
-	{1024, 3, 5}, {3, 1024, 5}, {5, 3, 1024},
+	// 4 KiB strides (lda or ldb = 1024 with pad 0): packed instead of read in
+	// place, except B under at most aliasDirectRows rows ({3, 1024, 5}).
+	{1024, 3, 5}, {3, 1024, 5}, {5, 3, 1024}, {17, 1024, 9},
 }
 
 // checkSgemm runs Sgemm on random inputs with leading dimensions padded by pad
