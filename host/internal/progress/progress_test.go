@@ -10,7 +10,9 @@ import (
 )
 
 // screen replays terminal output (text, "\r", "\n" and the erase-line
-// sequence) and returns the lines a person would see.
+// sequence) and returns the lines a person would see, without trailing
+// blanks: the bar library erases a line by overwriting it with spaces, and a
+// shorter line written over those spaces looks whole on a terminal.
 func screen(out []byte) []string {
 	var lines []string
 	var line []byte
@@ -23,7 +25,7 @@ func screen(out []byte) []string {
 		case out[i] == '\r':
 			col = 0
 		case out[i] == '\n':
-			lines = append(lines, string(line))
+			lines = append(lines, strings.TrimRight(string(line), " "))
 			line, col = nil, 0
 		default:
 			if col < len(line) {
@@ -35,7 +37,7 @@ func screen(out []byte) []string {
 		}
 	}
 	if len(line) > 0 {
-		lines = append(lines, string(line))
+		lines = append(lines, strings.TrimRight(string(line), " "))
 	}
 	return lines
 }
