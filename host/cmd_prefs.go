@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/p3o-rlhf/p3o/host/internal/config"
 	"github.com/p3o-rlhf/p3o/host/internal/prefdata"
 	"github.com/p3o-rlhf/p3o/host/internal/progress"
 	"github.com/p3o-rlhf/p3o/host/internal/task"
@@ -19,9 +20,6 @@ import (
 func init() {
 	register("prefs", "make gold-labelled preference data from the SFT policy (imdb-sentiment)", runPrefs)
 }
-
-// defaultSFTPath is the SFT checkpoint committed with the project.
-const defaultSFTPath = "assets/sft/imdb-byte-d160l3.safetensors"
 
 // Labelling modes of `host prefs`.
 const (
@@ -42,10 +40,14 @@ type prefsConfig struct {
 
 func runPrefs(ctx context.Context, args []string) error {
 	var c prefsConfig
+	def, err := config.Default() // its policy.sft is the SFT checkpoint committed with the project
+	if err != nil {
+		return err
+	}
 	fs := newFlagSet("prefs")
 	fs.IntVar(&c.n, "n", 2000, "number of comparisons to write")
 	fs.StringVar(&c.out, "out", "imdb-prefs.jsonl", "output JSONL file (TRL format plus gold_chosen/gold_rejected)")
-	fs.StringVar(&c.sft, "sft", defaultSFTPath, "SFT policy checkpoint to sample responses from")
+	fs.StringVar(&c.sft, "sft", def.Policy.SFT, "SFT policy checkpoint to sample responses from")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of the prompt order, the samples and the labels")
 	fs.StringVar(&c.label, "label", labelBT, "labelling: bt (Bradley-Terry draw, P(a>b) = sigmoid((g_a-g_b)/T)) or deterministic (higher gold wins)")
 	fs.Float64Var(&c.temperature, "temperature", 0.1, "Bradley-Terry temperature T of --label bt (gold scores are in [-1, 1])")

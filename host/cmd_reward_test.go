@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/p3o-rlhf/p3o/host/internal/config"
 	"github.com/p3o-rlhf/p3o/host/internal/pluginrt"
 	"github.com/p3o-rlhf/p3o/host/internal/prefdata"
 	"github.com/p3o-rlhf/p3o/host/internal/task"
@@ -205,7 +206,11 @@ func TestPrefsDeterministicLabels(t *testing.T) {
 	}
 	dir := t.TempDir()
 	// The committed SFT policy when present, else a tiny random one.
-	sft := filepath.Join(repoRoot(t), defaultSFTPath)
+	def, err := config.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sft := filepath.Join(repoRoot(t), def.Policy.SFT)
 	if _, err := os.Stat(sft); err != nil {
 		m, err := nn.NewModel(nn.Config{Vocab: 257, Context: 128, DModel: 16, Heads: 2, Layers: 1}, 1)
 		if err != nil {
