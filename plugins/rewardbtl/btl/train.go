@@ -44,6 +44,7 @@ func (r *Reward) Train(ctx context.Context, req *sdk.TrainRequest) (*sdk.TrainRe
 	if req.MaxSteps > 0 {
 		todo = min(todo, req.MaxSteps)
 	}
+	order := bt.NewOrder(r.opts.Seed, len(req.Train))
 	var (
 		lossSum, accSum float64
 		n               int
@@ -53,7 +54,7 @@ func (r *Reward) Train(ctx context.Context, req *sdk.TrainRequest) (*sdk.TrainRe
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		loss, acc, err := r.trainStep(ctx, req.Train)
+		loss, acc, err := r.trainStep(ctx, req.Train, order)
 		if err != nil {
 			return nil, err
 		}
@@ -91,9 +92,8 @@ func (r *Reward) Train(ctx context.Context, req *sdk.TrainRequest) (*sdk.TrainRe
 }
 
 // batchIndices returns the training comparisons of step s.
-func (r *Reward) batchIndices(s, n int) []int {
+func (r *Reward) batchIndices(s int, order *bt.Order) []int {
 	b := r.opts.Batch
-	order := bt.NewOrder(r.opts.Seed, n)
 	out := make([]int, b)
 	for j := range out {
 		out[j] = order.At(s*b + j)
@@ -103,9 +103,9 @@ func (r *Reward) batchIndices(s, n int) []int {
 
 // trainStep takes one optimiser step; it returns the batch's BT loss and
 // accuracy (before the update).
-func (r *Reward) trainStep(ctx context.Context, train []sdk.Comparison) (loss, acc float64, err error) {
+func (r *Reward) trainStep(ctx context.Context, train []sdk.Comparison, order *bt.Order) (loss, acc float64, err error) {
 	B, T := r.opts.Batch, r.opts.MaxLen
-	idx := r.batchIndices(r.step, len(train))
+	idx := r.batchIndices(r.step, order)
 	seqs := make([]seq, 0, 2*B)
 	for _, i := range idx {
 		c := train[i]
