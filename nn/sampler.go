@@ -415,11 +415,11 @@ func (s *Sampler) attendRows(chunk, lo, hi int) {
 		clear(out)
 		sc := s.scores[chunk][:s.pos[r]+1]
 		for hh := range c.Heads {
-			qh := q[hh*hd : (hh+1)*hd]
+			// scores of the head's query against the slot's cached keys
+			// (rows d apart), softmax, then the weighted sum of the values
+			gemm.SdotRows(scale, q[hh*hd:(hh+1)*hd], kc[base+hh*hd:], d, sc)
 			mx := float32(math.Inf(-1))
-			for j := range sc {
-				v := gemm.Sdot(qh, kc[base+j*d+hh*hd:base+j*d+(hh+1)*hd]) * scale
-				sc[j] = v
+			for _, v := range sc {
 				mx = max(mx, v)
 			}
 			var sum float32
@@ -429,10 +429,10 @@ func (s *Sampler) attendRows(chunk, lo, hi int) {
 				sum += e
 			}
 			inv := 1 / sum
-			oh := out[hh*hd : (hh+1)*hd]
-			for j, e := range sc {
-				gemm.Saxpy(e*inv, vc[base+j*d+hh*hd:base+j*d+(hh+1)*hd], oh)
+			for j := range sc {
+				sc[j] *= inv
 			}
+			gemm.SaxpyRows(sc, vc[base+hh*hd:], d, out[hh*hd:(hh+1)*hd])
 		}
 	}
 }

@@ -153,3 +153,33 @@ func BenchmarkSaxpy(b *testing.B) {
 	x, y := randSlice(r, 384), randSlice(r, 384)
 	benchVector(b, 2*384, func() { Saxpy(1e-3, x, y) })
 }
+
+// BenchmarkAttentionHead is one head of one decode row at GPT-2 shape: the
+// scores of a 64-wide query against 100 cached keys (row stride 768), then
+// the weighted sum of 100 cached values, by one Sdot/Saxpy call per position
+// (calls) and by SdotRows/SaxpyRows (rows).
+func BenchmarkAttentionHead(b *testing.B) {
+	const hd, ld, pos = 64, 768, 100
+	r := rand.New(rand.NewPCG(1, 1))
+	q, kc, vc := randSlice(r, hd), randSlice(r, pos*ld), randSlice(r, pos*ld)
+	sc, out := make([]float32, pos), make([]float32, hd)
+	b.Run("calls", func(b *testing.B) {
+		benchVector(b, 4*hd*pos, func() {
+			for j := range sc {
+				sc[j] = 0.125 * Sdot(q, kc[j*ld:j*ld+hd])
+			}
+			for j, p := range sc {
+				Saxpy(p*1e-3, vc[j*ld:j*ld+hd], out)
+			}
+		})
+	})
+	b.Run("rows", func(b *testing.B) {
+		benchVector(b, 4*hd*pos, func() {
+			SdotRows(0.125, q, kc, ld, sc)
+			for j := range sc {
+				sc[j] *= 1e-3
+			}
+			SaxpyRows(sc, vc, ld, out)
+		})
+	})
+}

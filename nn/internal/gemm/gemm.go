@@ -485,6 +485,46 @@ func Sdot(x, y []float32) float32 {
 	return sdotGo(x, y)
 }
 
+// SdotRows sets out[j] = alpha * (x . y[j*ldy : j*ldy+len(x)]) for every
+// j < len(out): the dot products of x with len(out) rows of a row-major
+// matrix (stride ldy), such as a query with the keys of a cache. The sums
+// may round differently from Sdot's. Like BLAS it panics when y is too
+// short or ldy < len(x).
+func SdotRows(alpha float32, x, y []float32, ldy int, out []float32) {
+	rows := len(out)
+	if rows == 0 {
+		return
+	}
+	checkMatrix("SdotRows y", rows, len(x), y, ldy)
+	if useAVX2 && len(x) > 0 && len(x)%8 == 0 {
+		sdotRowsAVX2(alpha, &x[0], len(x)/8, &y[0], ldy, rows, &out[0])
+		return
+	}
+	for j := range out {
+		out[j] = alpha * Sdot(x, y[j*ldy:j*ldy+len(x)])
+	}
+}
+
+// SaxpyRows adds sum over j < len(w) of w[j] * y[j*ldy : j*ldy+len(out)]
+// to out: a weighted sum of len(w) rows of a row-major matrix (stride ldy),
+// such as attention probabilities times the values of a cache. The sums may
+// round differently from repeated Saxpy calls. Like BLAS it panics when y
+// is too short or ldy < len(out).
+func SaxpyRows(w, y []float32, ldy int, out []float32) {
+	rows := len(w)
+	if rows == 0 || len(out) == 0 {
+		return
+	}
+	checkMatrix("SaxpyRows y", rows, len(out), y, ldy)
+	if useAVX2 && len(out)%8 == 0 {
+		saxpyRowsAVX2(&w[0], rows, &y[0], ldy, &out[0], len(out)/8)
+		return
+	}
+	for j, a := range w {
+		Saxpy(a, y[j*ldy:j*ldy+len(out)], out)
+	}
+}
+
 // Saxpy computes y += alpha*x; len(y) must be at least len(x).
 func Saxpy(alpha float32, x, y []float32) {
 	y = y[:len(x)]

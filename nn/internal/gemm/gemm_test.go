@@ -309,6 +309,58 @@ func TestSdotSaxpy(t *testing.T) {
 	})
 }
 
+// TestSdotRowsSaxpyRows checks the row kernels of attention against float64
+// sums, for widths on and off the 8-lane path and row counts around the
+// 8-row (dot) and 2-row (axpy) blocks.
+func TestSdotRowsSaxpyRows(t *testing.T) {
+	forEachKernel(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(9, 10))
+		for _, width := range []int{1, 7, 8, 16, 24, 32, 40, 64, 72, 100} {
+			for _, rows := range []int{0, 1, 2, 7, 8, 9, 16, 17, 127} {
+				ldy := width + 5
+				x := randSlice(r, width)
+				w := randSlice(r, rows)
+				y := randSlice(r, max(0, (rows-1)*ldy+width))
+				out := randSlice(r, rows+1) // out[rows] must stay untouched
+				guard := out[rows]
+				SdotRows(0.5, x, y, ldy, out[:rows])
+				for j := range rows {
+					var want, scale float64
+					for i := range width {
+						p := float64(x[i]) * float64(y[j*ldy+i])
+						want += p
+						scale += math.Abs(p)
+					}
+					want *= 0.5
+					if d := math.Abs(float64(out[j]) - want); d > 1e-5*scale+1e-30 {
+						t.Fatalf("SdotRows width %d rows %d: out[%d] got %v, want %v", width, rows, j, out[j], want)
+					}
+				}
+				if out[rows] != guard {
+					t.Fatalf("SdotRows width %d rows %d wrote past out", width, rows)
+				}
+				acc := randSlice(r, width+1)
+				acc0 := append([]float32(nil), acc...)
+				SaxpyRows(w, y, ldy, acc[:width])
+				for i := range width {
+					want, scale := float64(acc0[i]), math.Abs(float64(acc0[i]))
+					for j := range rows {
+						p := float64(w[j]) * float64(y[j*ldy+i])
+						want += p
+						scale += math.Abs(p)
+					}
+					if d := math.Abs(float64(acc[i]) - want); d > 1e-5*scale+1e-30 {
+						t.Fatalf("SaxpyRows width %d rows %d: out[%d] got %v, want %v", width, rows, i, acc[i], want)
+					}
+				}
+				if acc[width] != acc0[width] {
+					t.Fatalf("SaxpyRows width %d rows %d wrote past out", width, rows)
+				}
+			}
+		}
+	})
+}
+
 func TestSgemmPanics(t *testing.T) {
 	a := make([]float32, 12)
 	for _, tc := range []struct {
@@ -319,6 +371,9 @@ func TestSgemmPanics(t *testing.T) {
 		{"small lda", func() { Sgemm(false, false, 2, 2, 3, 1, a, 2, a, 2, 0, a, 2) }},
 		{"short B", func() { Sgemm(false, true, 2, 5, 3, 1, a, 3, a, 3, 0, a, 5) }},
 		{"short C", func() { Sgemm(false, false, 4, 4, 1, 1, a, 1, a, 4, 0, a[:10], 4) }},
+		{"short SdotRows y", func() { SdotRows(1, a[:4], a, 4, make([]float32, 4)) }},
+		{"small SdotRows ldy", func() { SdotRows(1, a[:4], a, 3, make([]float32, 2)) }},
+		{"short SaxpyRows y", func() { SaxpyRows(a[:4], a, 4, make([]float32, 4)) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			defer func() {

@@ -39,3 +39,15 @@ func packBTransAVX2(k8 int, b *float32, ldb int, dst *float32)
 //
 //go:noescape
 func kernel4x16AVX2(k int, a *float32, rsA, csA int, b *float32, sB int, c *float32, ldc int, alpha float32, load bool)
+
+// sdotRowsAVX2 sets out[j] = alpha * (x . y[j*ldy:]) over 8*n8 values for
+// j < rows.
+//
+//go:noescape
+func sdotRowsAVX2(alpha float32, x *float32, n8 int, y *float32, ldy int, rows int, out *float32)
+
+// saxpyRowsAVX2 adds sum over j < rows of w[j] * y[j*ldy:] (8*n8 values) to
+// out.
+//
+//go:noescape
+func saxpyRowsAVX2(w *float32, rows int, y *float32, ldy int, out *float32, n8 int)

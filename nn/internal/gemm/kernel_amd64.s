@@ -478,3 +478,210 @@ store4:
 	VMOVUPS Y7, 32(DX)
 	VZEROUPPER
 	RET
+
+// func sdotRowsAVX2(alpha float32, x *float32, n8 int, y *float32, ldy int, rows int, out *float32)
+//
+// out[j] = alpha * (x . y[j*ldy : j*ldy+8*n8]) for j < rows: eight rows at a
+// time (eight accumulators, reduced together with VHADDPS), then one at a
+// time.
+TEXT ·sdotRowsAVX2(SB), NOSPLIT, $0-56
+	VBROADCASTSS alpha+0(FP), Y15
+	MOVQ n8+16(FP), CX
+	MOVQ y+24(FP), DI
+	MOVQ ldy+32(FP), R8
+	SHLQ $2, R8
+	LEAQ (R8)(R8*2), R9
+	MOVQ rows+40(FP), BX
+	MOVQ out+48(FP), DX
+
+srow8:
+	CMPQ BX, $8
+	JL   srow1
+	MOVQ x+8(FP), SI
+	MOVQ DI, R12
+	LEAQ (DI)(R8*4), R10
+	MOVQ CX, R11
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+
+sin8:
+	VMOVUPS (SI), Y8
+	VFMADD231PS (DI), Y8, Y0
+	VFMADD231PS (DI)(R8*1), Y8, Y1
+	VFMADD231PS (DI)(R8*2), Y8, Y2
+	VFMADD231PS (DI)(R9*1), Y8, Y3
+	VFMADD231PS (R10), Y8, Y4
+	VFMADD231PS (R10)(R8*1), Y8, Y5
+	VFMADD231PS (R10)(R8*2), Y8, Y6
+	VFMADD231PS (R10)(R9*1), Y8, Y7
+	ADDQ $32, SI
+	ADDQ $32, DI
+	ADDQ $32, R10
+	DECQ R11
+	JNZ  sin8
+
+	// Y0..Y7 -> [sum0 .. sum7]
+	VHADDPS Y1, Y0, Y0
+	VHADDPS Y3, Y2, Y2
+	VHADDPS Y2, Y0, Y0
+	VHADDPS Y5, Y4, Y4
+	VHADDPS Y7, Y6, Y6
+	VHADDPS Y6, Y4, Y4
+	VPERM2F128 $0x20, Y4, Y0, Y1
+	VPERM2F128 $0x31, Y4, Y0, Y2
+	VADDPS Y2, Y1, Y1
+	VMULPS Y15, Y1, Y1
+	VMOVUPS Y1, (DX)
+	ADDQ $32, DX
+	LEAQ (R12)(R8*8), DI
+	SUBQ $8, BX
+	JMP  srow8
+
+srow1:
+	TESTQ BX, BX
+	JZ    sdone
+	MOVQ  x+8(FP), SI
+	MOVQ  DI, R12
+	MOVQ  CX, R11
+	VXORPS Y0, Y0, Y0
+
+sin1:
+	VMOVUPS (SI), Y8
+	VFMADD231PS (DI), Y8, Y0
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ R11
+	JNZ  sin1
+
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VHADDPS X0, X0, X0
+	VHADDPS X0, X0, X0
+	VMULSS X15, X0, X0
+	VMOVSS X0, (DX)
+	ADDQ $4, DX
+	LEAQ (R12)(R8*1), DI
+	DECQ BX
+	JMP  srow1
+
+sdone:
+	VZEROUPPER
+	RET
+
+// func saxpyRowsAVX2(w *float32, rows int, y *float32, ldy int, out *float32, n8 int)
+//
+// out[0:8*n8] += sum over j < rows of w[j] * y[j*ldy : j*ldy+8*n8]: 32
+// columns at a time with the even and the odd rows in separate
+// accumulators (eight chains), then 8 columns at a time likewise.
+TEXT ·saxpyRowsAVX2(SB), NOSPLIT, $0-48
+	MOVQ y+16(FP), R12
+	MOVQ ldy+24(FP), R8
+	SHLQ $2, R8
+	MOVQ out+32(FP), DX
+	MOVQ n8+40(FP), CX
+
+xcol32:
+	CMPQ CX, $4
+	JL   xcol8
+	MOVQ w+0(FP), SI
+	MOVQ rows+8(FP), BX
+	MOVQ R12, DI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+
+xpair32:
+	CMPQ BX, $2
+	JL   xone32
+	VBROADCASTSS (SI), Y8
+	VBROADCASTSS 4(SI), Y9
+	VFMADD231PS (DI), Y8, Y0
+	VFMADD231PS 32(DI), Y8, Y1
+	VFMADD231PS 64(DI), Y8, Y2
+	VFMADD231PS 96(DI), Y8, Y3
+	VFMADD231PS (DI)(R8*1), Y9, Y4
+	VFMADD231PS 32(DI)(R8*1), Y9, Y5
+	VFMADD231PS 64(DI)(R8*1), Y9, Y6
+	VFMADD231PS 96(DI)(R8*1), Y9, Y7
+	ADDQ $8, SI
+	LEAQ (DI)(R8*2), DI
+	SUBQ $2, BX
+	JMP  xpair32
+
+xone32:
+	TESTQ BX, BX
+	JZ    xsum32
+	VBROADCASTSS (SI), Y8
+	VFMADD231PS (DI), Y8, Y0
+	VFMADD231PS 32(DI), Y8, Y1
+	VFMADD231PS 64(DI), Y8, Y2
+	VFMADD231PS 96(DI), Y8, Y3
+
+xsum32:
+	VADDPS Y4, Y0, Y0
+	VADDPS Y5, Y1, Y1
+	VADDPS Y6, Y2, Y2
+	VADDPS Y7, Y3, Y3
+	VADDPS (DX), Y0, Y0
+	VADDPS 32(DX), Y1, Y1
+	VADDPS 64(DX), Y2, Y2
+	VADDPS 96(DX), Y3, Y3
+	VMOVUPS Y0, (DX)
+	VMOVUPS Y1, 32(DX)
+	VMOVUPS Y2, 64(DX)
+	VMOVUPS Y3, 96(DX)
+	ADDQ $128, DX
+	ADDQ $128, R12
+	SUBQ $4, CX
+	JMP  xcol32
+
+xcol8:
+	TESTQ CX, CX
+	JZ    xdone
+	MOVQ  w+0(FP), SI
+	MOVQ  rows+8(FP), BX
+	MOVQ  R12, DI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y4, Y4, Y4
+
+xpair8:
+	CMPQ BX, $2
+	JL   xone8
+	VBROADCASTSS (SI), Y8
+	VBROADCASTSS 4(SI), Y9
+	VFMADD231PS (DI), Y8, Y0
+	VFMADD231PS (DI)(R8*1), Y9, Y4
+	ADDQ $8, SI
+	LEAQ (DI)(R8*2), DI
+	SUBQ $2, BX
+	JMP  xpair8
+
+xone8:
+	TESTQ BX, BX
+	JZ    xsum8
+	VBROADCASTSS (SI), Y8
+	VFMADD231PS (DI), Y8, Y0
+
+xsum8:
+	VADDPS Y4, Y0, Y0
+	VADDPS (DX), Y0, Y0
+	VMOVUPS Y0, (DX)
+	ADDQ $32, DX
+	ADDQ $32, R12
+	DECQ CX
+	JMP  xcol8
+
+xdone:
+	VZEROUPPER
+	RET

@@ -25,3 +25,11 @@ func packBTransAVX2(k8 int, b *float32, ldb int, dst *float32) {
 func kernel4x16AVX2(k int, a *float32, rsA, csA int, b *float32, sB int, c *float32, ldc int, alpha float32, load bool) {
 	panic("gemm: assembly kernel called in a build without it")
 }
+
+func sdotRowsAVX2(alpha float32, x *float32, n8 int, y *float32, ldy int, rows int, out *float32) {
+	panic("gemm: assembly kernel called in a build without it")
+}
+
+func saxpyRowsAVX2(w *float32, rows int, y *float32, ldy int, out *float32, n8 int) {
+	panic("gemm: assembly kernel called in a build without it")
+}
