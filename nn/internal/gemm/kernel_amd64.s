@@ -5,13 +5,13 @@
 // One rank-1 update of the 6x16 accumulator tile Y0..Y11. Row r of the A
 // micro-panel is at SI + r*R8 (R10 = SI + 3*R8); the 16 values of the B
 // micro-panel are at DI. Then A advances by R9 bytes and B by R11 bytes.
-// The prefetch asks for the cache line after the 16 values: with B read in
-// place (row stride R11) that is the next micro-panel's value of this depth
-// step, so the panel after this one arrives while this one is multiplied
-// (16-row products of a decode step against weights in memory, one thread:
-// +9-25%, BenchmarkDecodeColdWeights; packed B: the next depth step's line).
+// STEPPF is STEP with B read in place (row stride R11 other than the packed
+// panel's 64 bytes): it first prefetches the cache line after the 16 values,
+// the same depth step of the next micro-panel, which then arrives while this
+// panel is multiplied (16-row products of a decode step against weights in
+// memory, one thread: +9-26%, BenchmarkDecodeColdWeights). Packed panels are
+// contiguous and need no prefetch.
 #define STEP \
-	PREFETCHT0 64(DI); \
 	VMOVUPS (DI), Y12; \
 	VMOVUPS 32(DI), Y13; \
 	VBROADCASTSS (SI), Y14; \
@@ -35,6 +35,11 @@
 	ADDQ R9, SI; \
 	ADDQ R9, R10; \
 	ADDQ R11, DI
+
+#define STEPPF \
+	PREFETCHT0 64(DI); \
+	STEP
+
 
 // func kernel6x16AVX2(k int, a *float32, rsA, csA int, b *float32, sB int, c *float32, ldc int, alpha float32, load bool)
 TEXT ·kernel6x16AVX2(SB), NOSPLIT, $0-69
@@ -67,6 +72,8 @@ TEXT ·kernel6x16AVX2(SB), NOSPLIT, $0-69
 	MOVQ CX, BX
 	SHRQ $2, BX
 	ANDQ $3, CX
+	CMPQ R11, $64
+	JNE  inplace
 	TESTQ BX, BX
 	JZ   tail
 
@@ -86,6 +93,28 @@ loop1:
 	STEP
 	DECQ CX
 	JNZ  loop1
+	JMP  done
+
+inplace:
+	TESTQ BX, BX
+	JZ   tailpf
+
+loop4pf:
+	STEPPF
+	STEPPF
+	STEPPF
+	STEPPF
+	DECQ BX
+	JNZ  loop4pf
+
+tailpf:
+	TESTQ CX, CX
+	JZ   done
+
+loop1pf:
+	STEPPF
+	DECQ CX
+	JNZ  loop1pf
 
 done:
 	MOVL alpha+64(FP), AX
@@ -362,7 +391,6 @@ pdone:
 
 // STEP4 is STEP for a 4-row tile (accumulators Y0..Y7).
 #define STEP4 \
-	PREFETCHT0 64(DI); \
 	VMOVUPS (DI), Y12; \
 	VMOVUPS 32(DI), Y13; \
 	VBROADCASTSS (SI), Y14; \
@@ -380,6 +408,11 @@ pdone:
 	ADDQ R9, SI; \
 	ADDQ R9, R10; \
 	ADDQ R11, DI
+
+#define STEP4PF \
+	PREFETCHT0 64(DI); \
+	STEP4
+
 
 // func kernel4x16AVX2(k int, a *float32, rsA, csA int, b *float32, sB int, c *float32, ldc int, alpha float32, load bool)
 TEXT ·kernel4x16AVX2(SB), NOSPLIT, $0-69
@@ -408,6 +441,8 @@ TEXT ·kernel4x16AVX2(SB), NOSPLIT, $0-69
 	MOVQ CX, BX
 	SHRQ $2, BX
 	ANDQ $3, CX
+	CMPQ R11, $64
+	JNE  inplace4
 	TESTQ BX, BX
 	JZ   tail4
 
@@ -427,6 +462,28 @@ loop41:
 	STEP4
 	DECQ CX
 	JNZ  loop41
+	JMP  done4
+
+inplace4:
+	TESTQ BX, BX
+	JZ   tail4pf
+
+loop44pf:
+	STEP4PF
+	STEP4PF
+	STEP4PF
+	STEP4PF
+	DECQ BX
+	JNZ  loop44pf
+
+tail4pf:
+	TESTQ CX, CX
+	JZ   done4
+
+loop41pf:
+	STEP4PF
+	DECQ CX
+	JNZ  loop41pf
 
 done4:
 	MOVL alpha+64(FP), AX
